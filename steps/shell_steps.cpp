@@ -1,0 +1,8 @@
+// Placeholder until the family is built: contributes no step types yet.
+#include "steps/families.h"
+
+namespace cutover::steps {
+
+std::vector<StepType> shell_step_types() { return {}; }
+
+}  // namespace cutover::steps

@@ -1,0 +1,1 @@
+// Test fixtures live here (temp folders, running the cutover binary, servers).
