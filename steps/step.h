@@ -52,6 +52,9 @@ struct Context {
   std::function<hosts::Host&(const std::string&)> host_by_name;
   /// Writes a line to the run log (redacted by the executor).
   std::function<void(const std::string&)> log;
+  /// Renders a template's text (substitutes its `${…}` references, as in the plan); throws
+  /// Error on an unknown reference. Empty = no rendering: the text is used as it is.
+  std::function<std::string(const std::string&)> render;
 };
 
 /// Result of plan(): what apply would do, without doing it.
