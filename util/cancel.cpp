@@ -5,6 +5,7 @@
 namespace cutover::util {
 namespace {
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_deferred{false};
 
 extern "C" void on_signal(int sig) { g_signal.store(sig); }
 }  // namespace
@@ -19,7 +20,8 @@ void install_signal_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-bool interrupted() { return g_signal.load() != 0; }
+bool interrupted() { return !g_deferred.load() && g_signal.load() != 0; }
+void defer_interrupts(bool on) { g_deferred.store(on); }
 int interrupt_signal() { return g_signal.load(); }
 void clear_interrupt() { g_signal.store(0); }
 

@@ -19,6 +19,10 @@ int interrupt_signal();
 /// during rollback sets it again; the executor ignores it until the rollback is over.
 void clear_interrupt();
 
+/// While deferred (during a rollback), interrupted() reports false: a second Ctrl-C must not
+/// stop an undo halfway. The signal is still remembered and reported afterwards.
+void defer_interrupts(bool on);
+
 /// A deadline plus the global interrupt flag: what a running step must honour.
 struct Deadline {
   std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point::max();

@@ -1,0 +1,89 @@
+#include "cli/load.h"
+
+#include <cstdio>
+
+#include "executor/loader.h"
+#include "executor/plan_json.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/redact.h"
+#include "util/strings.h"
+
+namespace cutover::cli {
+
+using nlohmann::json;
+
+namespace {
+
+executor::LoadOptions load_options(const std::string& profile, const std::vector<std::string>& vars,
+                                   const std::vector<std::string>& vars_files) {
+  executor::LoadOptions lo;
+  lo.profile = profile;
+  for (const auto& kv : vars) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Fatal(ExitCode::usage, "--var " + kv + ": expected KEY=VALUE");
+    lo.var_overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  lo.vars_files = vars_files;
+  return lo;
+}
+
+executor::Plan load_yaml(const std::string& path, const executor::LoadOptions& lo) {
+  try {
+    return executor::load_plan(path, lo);
+  } catch (const executor::PlanInvalid& e) {
+    std::string source;
+    try {
+      source = util::read_file(path);
+    } catch (...) {
+    }
+    std::fputs(util::redact(executor::format_diagnostics(e.diagnostics, source)).c_str(), stderr);
+    std::fprintf(stderr, "cutover: %zu problem(s) in %s; nothing was run\n", e.diagnostics.size(), path.c_str());
+    throw;
+  }
+}
+
+bool looks_saved(const std::string& path) {
+  if (!util::ends_with(path, ".json")) return false;
+  try {
+    json j = json::parse(util::read_file(path));
+    return j.is_object() && j.value("format", "") == "cutover.saved-plan/1";
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+LoadedPlan load_for_command(const Options& o) {
+  LoadedPlan lp;
+  if (looks_saved(o.plan)) {
+    json saved = json::parse(util::read_file(o.plan));
+    const json& load = saved["load"];
+    // Re-read the plan and its inputs as they are now: a saved plan runs only if nothing
+    // it was made from has changed since.
+    auto lo = load_options(load.value("profile", ""), load.value("vars", std::vector<std::string>{}),
+                           load.value("vars_files", std::vector<std::string>{}));
+    executor::Plan now = load_yaml(load.value("file", ""), lo);
+    std::string digest = executor::plan_digest(now);
+    if (digest != saved.value("digest", ""))
+      throw Fatal(ExitCode::usage, "the plan or its inputs changed since " + o.plan +
+                                       " was saved (digest " + saved.value("digest", "").substr(0, 12) + " → " +
+                                       digest.substr(0, 12) + "); run `cutover plan --out` again and review it");
+    lp.plan = executor::plan_from_json(saved["plan"]);
+    lp.digest = digest;
+    lp.load = load;
+    return lp;
+  }
+  auto lo = load_options(o.profile, o.vars, o.vars_files);
+  lp.plan = load_yaml(o.plan, lo);
+  lp.digest = executor::plan_digest(lp.plan);
+  lp.load = {{"file", util::join_path(lp.plan.dir, util::basename(o.plan))},
+             {"profile", o.profile},
+             {"vars", o.vars},
+             {"vars_files", o.vars_files}};
+  return lp;
+}
+
+}  // namespace cutover::cli
