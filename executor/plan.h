@@ -27,6 +27,9 @@ struct Diagnostic {
   SourceLoc loc;
   std::string path;     // "steps[3].type", "vars.app_dir", "" for file-level problems
   std::string message;
+  /// The text of source line `loc.line` of `file`, for the excerpt format_diagnostics prints;
+  /// filled by the loader (empty when there is no line to show).
+  std::string line_text;
   /// The one-line form above (no source excerpt).
   std::string str() const;
 };

@@ -1,0 +1,357 @@
+// YAML -> JSON for plan and vars files. The one translation unit that includes yaml-cpp.
+//
+// We read yaml-cpp's event stream instead of building YAML::Nodes: events carry each node's
+// mark, tag and anchor, so duplicate keys, anchors and aliases, deep nesting and quoting can
+// all be judged here, and an alias bomb is refused before anything is expanded. Typing
+// follows YAML 1.2's core schema, decided from the tag yaml-cpp reports ("?" plain,
+// "!" quoted or block), never from yaml-cpp's own conversions (which read `NO` as false).
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+#include "executor/load_internal.h"
+
+namespace cutover::executor::detail {
+namespace {
+
+const std::string kCoreTag = "tag:yaml.org,2002:";
+
+struct Abort {};
+
+SourceLoc to_loc(const YAML::Mark& m) {
+  if (m.is_null() || m.line < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+
+bool is_null_text(const std::string& v) {
+  return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
+}
+
+// Parses an integer in `digits` (no sign) of `base`; falls back to a double when it does
+// not fit 64 bits, as a JSON reader would.
+json parse_integer(bool negative, const std::string& digits, int base) {
+  errno = 0;
+  unsigned long long u = std::strtoull(digits.c_str(), nullptr, base);
+  if (errno == ERANGE) {
+    double d = std::strtod(digits.c_str(), nullptr);
+    return negative ? -d : d;
+  }
+  if (!negative) {
+    if (u <= static_cast<unsigned long long>(std::numeric_limits<int64_t>::max()))
+      return static_cast<int64_t>(u);
+    return static_cast<uint64_t>(u);
+  }
+  if (u <= static_cast<unsigned long long>(std::numeric_limits<int64_t>::max()))
+    return -static_cast<int64_t>(u);
+  return -static_cast<double>(u);
+}
+
+// YAML 1.2 core schema resolution of a plain scalar; nullopt = a string.
+std::optional<json> resolve_core(const std::string& v) {
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kOct("0o[0-7]+");
+  static const std::regex kHex("0x[0-9a-fA-F]+");
+  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  static const std::regex kInf("[-+]?\\.(inf|Inf|INF)");
+  static const std::regex kNan("\\.(nan|NaN|NAN)");
+  if (is_null_text(v)) return json(nullptr);
+  if (v == "true" || v == "True" || v == "TRUE") return json(true);
+  if (v == "false" || v == "False" || v == "FALSE") return json(false);
+  if (v.empty() || v.size() > 400) return std::nullopt;
+  char c = v[0];
+  if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.'))
+    return std::nullopt;
+  if (std::regex_match(v, kInt)) {
+    bool neg = v[0] == '-';
+    size_t skip = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+    return parse_integer(neg, v.substr(skip), 10);
+  }
+  if (std::regex_match(v, kOct)) return parse_integer(false, v.substr(2), 8);
+  if (std::regex_match(v, kHex)) return parse_integer(false, v.substr(2), 16);
+  if (std::regex_match(v, kFloat)) return json(std::strtod(v.c_str(), nullptr));
+  if (std::regex_match(v, kInf))
+    return json(v[0] == '-' ? -std::numeric_limits<double>::infinity()
+                            : std::numeric_limits<double>::infinity());
+  if (std::regex_match(v, kNan)) return json(std::numeric_limits<double>::quiet_NaN());
+  return std::nullopt;
+}
+
+class Builder : public YAML::EventHandler {
+ public:
+  Builder(const std::string& file, YamlDoc& doc, std::vector<Diagnostic>& diags)
+      : file_(file), doc_(doc), diags_(diags) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (skip_ > 0) return;
+    if (anchor) refuse_anchor(mark);
+    if (expecting_key()) {
+      problem(mark, "a key must not be empty or null");
+      frames_.back().state = Frame::discard_value;
+      return;
+    }
+    put(json(nullptr), mark);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    if (skip_ > 0) return;
+    problem(mark, kAnchorMessage);
+    if (expecting_key()) {
+      frames_.back().state = Frame::discard_value;
+      return;
+    }
+    put(json(nullptr), mark);
+  }
+
+  void OnAnchor(const YAML::Mark& mark, const std::string&) override {
+    if (skip_ > 0) return;
+    refuse_anchor(mark);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (skip_ > 0) return;
+    if (anchor) refuse_anchor(mark);
+    if (expecting_key()) {
+      take_key(mark, value);
+      return;
+    }
+    put(typed(mark, tag, value), mark);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    start(mark, tag, anchor, false);
+  }
+  void OnSequenceEnd() override { end(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    start(mark, tag, anchor, true);
+  }
+  void OnMapEnd() override { end(); }
+
+ private:
+  static constexpr const char* kAnchorMessage =
+      "YAML anchors and aliases are not supported: use vars and defaults instead (anchors "
+      "make self-referencing and exponentially expanding documents possible)";
+
+  struct Frame {
+    std::string pointer;
+    bool is_map = false;
+    enum { want_key, have_key, discard_value } state = want_key;
+    std::string key;
+    size_t next_index = 0;
+  };
+
+  bool expecting_key() const {
+    return !frames_.empty() && frames_.back().is_map && frames_.back().state == Frame::want_key;
+  }
+
+  void problem(const YAML::Mark& mark, const std::string& message, const std::string& path = "") {
+    Diagnostic d;
+    d.file = file_;
+    d.loc = to_loc(mark);
+    d.path = path;
+    d.message = message;
+    diags_.push_back(std::move(d));
+  }
+
+  void refuse_anchor(const YAML::Mark& mark) {
+    // yaml-cpp reports an anchor both through OnAnchor and the node's anchor id.
+    SourceLoc loc = to_loc(mark);
+    if (loc.line == last_anchor_.line && loc.col == last_anchor_.col) return;
+    last_anchor_ = loc;
+    problem(mark, kAnchorMessage);
+  }
+
+  void take_key(const YAML::Mark& mark, const std::string& key) {
+    Frame& f = frames_.back();
+    json* obj = node_at(f.pointer);
+    std::string ptr = f.pointer + "/" + pointer_token(key);
+    if (obj->contains(key)) {
+      SourceLoc first = doc_.map.keys[ptr].loc;
+      problem(mark, "duplicate key '" + key + "' (first at line " + std::to_string(first.line) +
+                        "); YAML would silently keep only one of them",
+              pointer_to_path(doc_.value, ptr));
+      f.state = Frame::discard_value;
+      return;
+    }
+    doc_.map.keys[ptr] = Origin{file_, to_loc(mark)};
+    f.key = key;
+    f.state = Frame::have_key;
+  }
+
+  json typed(const YAML::Mark& mark, const std::string& tag, const std::string& value) {
+    if (tag == "!") return value;
+    if (tag == "?") {
+      if (auto v = resolve_core(value)) return *v;
+      return value;
+    }
+    if (tag == kCoreTag + "str") return value;
+    if (tag == kCoreTag + "null" && is_null_text(value)) return nullptr;
+    if (tag == kCoreTag + "bool" || tag == kCoreTag + "int" || tag == kCoreTag + "float") {
+      auto v = resolve_core(value);
+      bool fits = v && ((tag == kCoreTag + "bool" && v->is_boolean()) ||
+                        (tag == kCoreTag + "int" && v->is_number_integer()) ||
+                        (tag == kCoreTag + "float" && v->is_number()));
+      if (fits) return tag == kCoreTag + "float" ? json(v->get<double>()) : *v;
+      problem(mark, "'" + value + "' is not a valid " + tag.substr(kCoreTag.size()));
+      return value;
+    }
+    problem(mark, "unsupported YAML tag '" + tag + "'");
+    return value;
+  }
+
+  json* node_at(const std::string& pointer) {
+    return pointer.empty() ? &doc_.value : &doc_.value.at(json::json_pointer(pointer));
+  }
+
+  // Places a finished value (or a new container) where the current frame expects one;
+  // returns its pointer, or nullopt when the value is being discarded.
+  std::optional<std::string> put(json value, const YAML::Mark& mark) {
+    std::string ptr;
+    if (frames_.empty()) {
+      if (root_set_) return std::nullopt;
+      root_set_ = true;
+      doc_.value = std::move(value);
+    } else {
+      Frame& f = frames_.back();
+      json* parent = node_at(f.pointer);
+      if (f.is_map) {
+        if (f.state == Frame::discard_value) {
+          f.state = Frame::want_key;
+          return std::nullopt;
+        }
+        ptr = f.pointer + "/" + pointer_token(f.key);
+        (*parent)[f.key] = std::move(value);
+        f.state = Frame::want_key;
+      } else {
+        ptr = f.pointer + "/" + std::to_string(f.next_index++);
+        parent->push_back(std::move(value));
+      }
+    }
+    doc_.map.values[ptr] = Origin{file_, to_loc(mark)};
+    return ptr;
+  }
+
+  void start(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, bool map) {
+    if (skip_ > 0) {
+      ++skip_;
+      return;
+    }
+    if (anchor) refuse_anchor(mark);
+    if (expecting_key()) {
+      problem(mark, "a key must be a plain string, not a " + std::string(map ? "map" : "list"));
+      frames_.back().state = Frame::discard_value;
+      skip_ = 1;
+      return;
+    }
+    const std::string want = kCoreTag + (map ? "map" : "seq");
+    if (tag != "?" && tag != "!" && tag != want) problem(mark, "unsupported YAML tag '" + tag + "'");
+    if (static_cast<int>(frames_.size()) >= kMaxDepth) {
+      problem(mark, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      throw Abort{};
+    }
+    auto ptr = put(map ? json::object() : json::array(), mark);
+    if (!ptr) {
+      // The value of a duplicate key: walk over it without keeping it.
+      skip_ = 1;
+      return;
+    }
+    Frame f;
+    f.pointer = *ptr;
+    f.is_map = map;
+    frames_.push_back(std::move(f));
+  }
+
+  void end() {
+    if (skip_ > 0) {
+      --skip_;
+      return;
+    }
+    if (!frames_.empty()) frames_.pop_back();
+  }
+
+  const std::string& file_;
+  YamlDoc& doc_;
+  std::vector<Diagnostic>& diags_;
+  std::vector<Frame> frames_;
+  int skip_ = 0;             // > 0 while inside a subtree being discarded
+  bool root_set_ = false;
+  SourceLoc last_anchor_;
+};
+
+// Stops at the start of a second document.
+class SecondDocument : public YAML::EventHandler {
+ public:
+  YAML::Mark mark;
+  void OnDocumentStart(const YAML::Mark& m) override {
+    mark = m;
+    throw Abort{};
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+YamlDoc parse_yaml(const std::string& file, const std::string& text,
+                   std::vector<Diagnostic>& diags) {
+  YamlDoc doc;
+  std::istringstream in(text);
+  try {
+    YAML::Parser parser(in);
+    Builder builder(file, doc, diags);
+    if (!parser.HandleNextDocument(builder)) {
+      Diagnostic d;
+      d.file = file;
+      d.message = "the file is empty: expected a YAML map";
+      diags.push_back(d);
+      return doc;
+    }
+    doc.ok = true;
+    SecondDocument second;
+    try {
+      parser.HandleNextDocument(second);
+    } catch (const Abort&) {
+      Diagnostic d;
+      d.file = file;
+      d.loc = to_loc(second.mark);
+      d.message = "a second YAML document: the file must hold exactly one";
+      diags.push_back(d);
+    }
+  } catch (const Abort&) {
+    doc.ok = false;
+  } catch (const YAML::Exception& e) {
+    std::string msg = e.msg;
+    Diagnostic d;
+    d.file = file;
+    d.loc = to_loc(e.mark);
+    d.message = "YAML syntax error: " + msg;
+    diags.push_back(d);
+    doc.ok = false;
+  }
+  return doc;
+}
+
+}  // namespace cutover::executor::detail
