@@ -270,8 +270,9 @@ class Checker {
 
   void check_params(const json& s, const std::string& base, const StepType& type) {
     const json with = s.contains("with") && s["with"].is_object() ? s["with"] : json::object();
-    bool rollback_none = s.value("rollback", json("auto")) == "none";
-    if (!type.undo_param.empty() && !with.contains(type.undo_param) && !rollback_none)
+    // An invalid rollback value is reported by the schema; judge only auto (or none given).
+    bool rollback_auto = s.value("rollback", json("auto")) == "auto";
+    if (!type.undo_param.empty() && !with.contains(type.undo_param) && rollback_auto)
       sink_.at(base, "step type '" + type.name + "' has no undo of its own: give with." +
                          type.undo_param + ", or write rollback: none to say on purpose that " +
                          "this step is not undone");
