@@ -1,0 +1,181 @@
+#include "steps/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "util/error.h"
+#include "util/strings.h"
+#include "util/units.h"
+
+namespace cutover::steps {
+namespace {
+
+struct Transfer {
+  const HttpRequest* request;
+  HttpResponse* response;
+  bool aborted = false;  // by SIGINT or the step deadline
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  std::string& body = t->response->body;
+  size_t room = t->request->body_limit > body.size() ? t->request->body_limit - body.size() : 0;
+  if (len > room) t->response->body_truncated = true;
+  body.append(data, std::min(len, room));
+  return len;  // keep reading (and discarding) past the cap: the status is still good
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * n);
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    t->response->headers[name] = util::trim(line.substr(colon + 1));
+  }
+  return size * n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (util::interrupted() || t->request->deadline.expired()) {
+    t->aborted = true;
+    return 1;
+  }
+  return 0;
+}
+
+// "2s", "500ms", "1m30s": as a plan would write it (format_duration prints "2.0s").
+std::string plan_duration(std::chrono::milliseconds d) {
+  long long ms = d.count();
+  if (ms % 1000 != 0 || ms < 1000) return ms < 1000 ? std::to_string(ms) + "ms" : util::format_duration(d);
+  long long s = ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s % 60 == 0 && s < 3600) return std::to_string(s / 60) + "m";
+  return util::format_duration(d);
+}
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Easy {
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  ~Easy() {
+    if (headers) curl_slist_free_all(headers);
+    if (h) curl_easy_cleanup(h);
+  }
+};
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+}  // namespace
+
+HttpResponse http_send(const HttpRequest& request) {
+  global_init();
+  HttpResponse response;
+  Transfer transfer{&request, &response};
+  Easy easy;
+  if (!easy.h) throw Error("cannot initialise libcurl");
+  CURL* h = easy.h;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+
+  // The effective timeout is the attempt's own, cut short by the step's deadline.
+  long long timeout_ms = std::max<long long>(1, request.deadline.remaining_ms(request.timeout.count()));
+  const std::string method = upper(request.method.empty() ? "GET" : request.method);
+
+  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "cutover");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
+  if (!request.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, request.ca_file.c_str());
+
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  if (!request.body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    if (method == "GET") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");
+  }
+  for (const auto& [name, value] : request.headers)
+    easy.headers = curl_slist_append(easy.headers, (name + ": " + value).c_str());
+  // No "Expect: 100-continue" round trip for bodies.
+  easy.headers = curl_slist_append(easy.headers, "Expect:");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, easy.headers);
+
+  CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    return response;
+  }
+  response.body.clear();
+  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      response.failure = HttpResponse::Failure::interrupted;
+      response.error = util::interrupted() ? "interrupted" : "step timed out";
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      // The step deadline may have cut the attempt short: say which limit was hit.
+      if (request.deadline.expired()) {
+        response.failure = HttpResponse::Failure::interrupted;
+        response.error = "step timed out";
+      } else {
+        response.failure = HttpResponse::Failure::timeout;
+        response.error = "timed out after " +
+                         plan_duration(std::chrono::milliseconds(timeout_ms));
+      }
+      break;
+    case CURLE_COULDNT_CONNECT:
+      response.failure = HttpResponse::Failure::connect;
+      response.error = detail.find("refused") != std::string::npos ? "connection refused"
+                                                                    : "could not connect: " + detail;
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      response.failure = HttpResponse::Failure::resolve;
+      response.error = "could not resolve host: " + detail;
+      break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      response.failure = HttpResponse::Failure::tls;
+      response.error = "TLS: " + detail;
+      break;
+    default:
+      response.failure = HttpResponse::Failure::other;
+      response.error = detail;
+      break;
+  }
+  return response;
+}
+
+}  // namespace cutover::steps
