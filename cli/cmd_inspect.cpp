@@ -1,6 +1,7 @@
 // history, show, status: reading the state folder, changing nothing.
 #include <cstdio>
 
+#include "checkpoints/journal.h"
 #include "checkpoints/lock.h"
 #include "checkpoints/state.h"
 #include "cli/options.h"

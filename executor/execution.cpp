@@ -1,6 +1,9 @@
 #include "executor/execution.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <cmath>
 #include <thread>
@@ -40,6 +43,17 @@ std::string describe_mismatch(const json& want, const json& got) {
   return "\nexpected " + str(want) + ", found " + str(got);
 }
 
+/// Fault injection for the crash tests: CUTOVER_TEST_CRASH_AT_RECORD=N kills the process
+/// with SIGKILL right after journal record N is durable — the worst moment for a crash, and
+/// one that a test can reach at every step boundary deterministically.
+void crash_point(long long seq) {
+  static const long long at = [] {
+    const char* v = std::getenv("CUTOVER_TEST_CRASH_AT_RECORD");
+    return v ? std::atoll(v) : -1LL;
+  }();
+  if (seq == at) ::kill(::getpid(), SIGKILL);
+}
+
 }  // namespace
 
 Execution::Execution(const Plan& plan, const RunOptions& opts, checkpoints::StateStore& state,
@@ -73,10 +87,11 @@ json Execution::record(json rec) {
     checkpoint = std::move(rec["checkpoint"]);
     rec.erase("checkpoint");
   }
-  json red = util::redact(rec);
+  json red = util::redact_json(rec);
   if (has_cp) red["checkpoint"] = checkpoint;
   json full = journal_->append(std::move(red));
   apply_record(summary_, full);
+  crash_point(full.value("seq", 0LL));
   json shown = full;
   shown.erase("checkpoint");
   shown.erase("fingerprint");
@@ -183,7 +198,7 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
     // before it first changed anything (never from a fresh one, which would capture the
     // half-applied state as "before").
     checkpoint = resumed->checkpoint;
-    record({{"event", "step.apply"}, {"step", spec.id}, {"resumed", true}});
+    record({{"event", "step.apply"}, {"step", spec.id}, {"type", spec.type}, {"index", spec.index}, {"resumed", true}});
   } else if (!check) {
     json fingerprint;
     try {
@@ -199,7 +214,7 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
     rec["checkpoint"] = checkpoint;
     rec["fingerprint"] = fingerprint;
     record(rec);
-    record({{"event", "step.apply"}, {"step", spec.id}});
+    record({{"event", "step.apply"}, {"step", spec.id}, {"type", spec.type}, {"index", spec.index}});
   } else {
     json rec = base;
     rec["event"] = "step.apply";

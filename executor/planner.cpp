@@ -99,7 +99,7 @@ ExitCode dry_run(const Plan& plan, const PlanOptions& opts) {
   if (!opts.out_file.empty()) {
     json saved = {{"format", "cutover.saved-plan/1"}, {"digest", opts.digest}, {"load", opts.load},
                   {"plan", plan_to_json(plan)}};
-    util::write_file_atomic(opts.out_file, util::redact(saved).dump(2) + "\n", 0600);
+    util::write_file_atomic(opts.out_file, util::redact_json(saved).dump(2) + "\n", 0600);
     rep.note("saved the resolved plan to " + opts.out_file + "; `cutover apply " + opts.out_file +
              "` runs exactly it");
   }

@@ -94,7 +94,7 @@ json build_report(const RunSummary& s) {
     if (s.end.contains("error")) r["error"] = s.end["error"];
     if (s.end.contains("exit_code")) r["exit_code"] = s.end["exit_code"];
   }
-  return util::redact(r);
+  return util::redact_json(r);
 }
 
 void write_reports(const RunSummary& summary, const std::string& run_dir, const RunOptions& opts) {

@@ -66,7 +66,7 @@ void Reporter::warn(const std::string& text) { human(paint("warning: ", kYellow)
 
 void Reporter::plan_line(const json& item, const std::string& text) {
   if (opts_.mode == OutputMode::json) {
-    std::fputs((util::redact(item).dump() + "\n").c_str(), stdout);
+    std::fputs((util::redact_json(item).dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
   }
   human(text);
@@ -74,7 +74,7 @@ void Reporter::plan_line(const json& item, const std::string& text) {
 
 void Reporter::event(const json& rec) {
   if (opts_.mode == OutputMode::json) {
-    std::fputs((util::redact(rec).dump() + "\n").c_str(), stdout);
+    std::fputs((util::redact_json(rec).dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
   }
   const std::string ev = rec.value("event", "");

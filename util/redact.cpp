@@ -59,16 +59,16 @@ std::string redact(const std::string& text) {
   return out;
 }
 
-nlohmann::json redact(const nlohmann::json& value) {
+nlohmann::json redact_json(const nlohmann::json& value) {
   if (value.is_string()) return redact(value.get<std::string>());
   if (value.is_array()) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& v : value) out.push_back(redact(v));
+    for (const auto& v : value) out.push_back(redact_json(v));
     return out;
   }
   if (value.is_object()) {
     nlohmann::json out = nlohmann::json::object();
-    for (auto it = value.begin(); it != value.end(); ++it) out[redact(it.key())] = redact(it.value());
+    for (auto it = value.begin(); it != value.end(); ++it) out[redact(it.key())] = redact_json(it.value());
     return out;
   }
   return value;

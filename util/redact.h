@@ -17,7 +17,7 @@ void register_secret(const std::string& value);
 std::string redact(const std::string& text);
 
 /// Redacts every string (values and keys) of a JSON document.
-nlohmann::json redact(const nlohmann::json& value);
+nlohmann::json redact_json(const nlohmann::json& value);
 
 /// Forgets every registered secret (tests).
 void clear_secrets();
