@@ -163,7 +163,10 @@ void remove_all(const std::string& path) {
 
 std::string make_temp_dir(const std::string& prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  // An absolute prefix names the folder to create it in (same filesystem as a later rename).
+  std::string templ = (!prefix.empty() && prefix[0] == '/')
+                          ? prefix + "XXXXXX"
+                          : std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   if (!::mkdtemp(templ.data())) throw Error(errno_text("cannot create temp folder", templ));
   return templ;
 }
