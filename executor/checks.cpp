@@ -18,6 +18,13 @@ namespace {
 
 using steps::StepType;
 
+// doc[key] if it is an object (or an array when `array`), else an empty one.
+const json& section(const json& doc, const char* key, bool array = false) {
+  static const json kObject = json::object(), kArray = json::array();
+  if (doc.contains(key) && (array ? doc[key].is_array() : doc[key].is_object())) return doc[key];
+  return array ? kArray : kObject;
+}
+
 std::vector<std::string> keys_of(const json& obj) {
   std::vector<std::string> out;
   if (obj.is_object())
@@ -55,18 +62,19 @@ class Checker {
  public:
   Checker(const json& doc, const std::string& plan_dir, DiagSink& sink)
       : doc_(doc), plan_dir_(plan_dir), sink_(sink) {
-    vars_json_ = doc.value("vars", json::object());
-    if (doc.contains("name") && doc["name"].is_string()) name_ = doc["name"].get<std::string>();
-    vars_ = keys_of(vars_json_);
-    secrets_ = keys_of(doc.value("secrets", json::object()));
-    hosts_ = keys_of(doc.value("hosts", json::object()));
+    std::string name;
+    if (doc.contains("name") && doc["name"].is_string()) name = doc["name"].get<std::string>();
+    scope_.vars = &section(doc, "vars");
+    scope_.plan = {{"name", name}, {"dir", plan_dir}};
+    vars_ = keys_of(section(doc, "vars"));
+    secrets_ = keys_of(section(doc, "secrets"));
+    hosts_ = keys_of(section(doc, "hosts"));
     if (doc.contains("profiles") && doc["profiles"].is_object())
       for (auto it = doc["profiles"].begin(); it != doc["profiles"].end(); ++it)
         if (it->is_object() && it->contains("vars") && (*it)["vars"].is_object())
           for (const auto& k : keys_of((*it)["vars"])) profile_vars_[k].push_back(it.key());
-    const json& steps = doc.value("steps", json::array());
-    if (steps.is_array())
-      for (size_t i = 0; i < steps.size(); ++i)
+    const json& steps = section(doc, "steps", true);
+    for (size_t i = 0; i < steps.size(); ++i)
         if (steps[i].is_object() && steps[i].contains("id") && steps[i]["id"].is_string())
           step_index_.emplace(steps[i]["id"].get<std::string>(), i);
   }
@@ -93,20 +101,18 @@ class Checker {
                             "'_' and '-', starting with a letter or digit");
   }
 
-  void check_names(const std::string& section, const std::string& noun, const std::regex& re,
+  void check_names(const std::string& key, const std::string& noun, const std::regex& re,
                    const std::string& allowed) {
-    const json& obj = doc_.value(section, json::object());
-    for (const auto& k : keys_of(obj))
+    for (const auto& k : keys_of(section(doc_, key.c_str())))
       if (!std::regex_match(k, re))
-        sink_.at_key("/" + section + "/" + pointer_token(k),
+        sink_.at_key("/" + key + "/" + pointer_token(k),
                      noun + " name '" + k + "' may only hold " + allowed);
   }
 
   void check_vars() {
     static const std::regex kVar("[A-Za-z_][A-Za-z0-9_-]*");
     check_names("vars", "var", kVar, "letters, digits, '_' and '-', not starting with a digit");
-    const json& vars = doc_.value("vars", json::object());
-    if (!vars.is_object()) return;
+    const json& vars = section(doc_, "vars");
     for (auto it = vars.begin(); it != vars.end(); ++it)
       check_refs(it.value(), "/vars/" + pointer_token(it.key()), RefContext{"vars"});
     find_var_cycles(vars);
@@ -157,8 +163,8 @@ class Checker {
     static const std::regex kSecret("[A-Za-z_][A-Za-z0-9_-]*");
     check_names("secrets", "secret", kSecret,
                 "letters, digits, '_' and '-', not starting with a digit");
-    const json& secrets = doc_.value("secrets", json::object());
-    for (auto it = secrets.begin(); secrets.is_object() && it != secrets.end(); ++it) {
+    const json& secrets = section(doc_, "secrets");
+    for (auto it = secrets.begin(); it != secrets.end(); ++it) {
       if (!it->is_object()) continue;
       if (it->contains("env") == it->contains("file"))
         sink_.at("/secrets/" + pointer_token(it.key()),
@@ -170,8 +176,8 @@ class Checker {
     static const std::regex kHost("[A-Za-z0-9][A-Za-z0-9._-]*");
     check_names("hosts", "host", kHost, "letters, digits, '.', '_' and '-'");
     static const std::regex kHostKey("strict|accept-new|SHA256:[A-Za-z0-9+/=]+");
-    const json& hosts = doc_.value("hosts", json::object());
-    for (auto it = hosts.begin(); hosts.is_object() && it != hosts.end(); ++it) {
+    const json& hosts = section(doc_, "hosts");
+    for (auto it = hosts.begin(); it != hosts.end(); ++it) {
       if (!it->is_object()) continue;
       const std::string base = "/hosts/" + pointer_token(it.key());
       check_refs(it.value(), base, RefContext{"hosts"});
@@ -212,8 +218,7 @@ class Checker {
   }
 
   void check_steps() {
-    const json& steps = doc_.value("steps", json::array());
-    if (!steps.is_array()) return;
+    const json& steps = section(doc_, "steps", true);
     std::vector<std::string> known;
     for (const auto& t : steps::registry()) known.push_back(t.name);
     static const std::regex kId("[A-Za-z0-9][A-Za-z0-9_-]*");
@@ -276,6 +281,9 @@ class Checker {
       sink_.at(base, "step type '" + type.name + "' has no undo of its own: give with." +
                          type.undo_param + ", or write rollback: none to say on purpose that " +
                          "this step is not undone");
+    // Schema messages quote values: never for a secret parameter (the check below says
+    // what is wrong without the value).
+    std::set<std::string> unknown;
     for (const auto& param : type.secret_params) {
       const json* v = &with;
       std::string ptr = base + "/with";
@@ -284,12 +292,12 @@ class Checker {
         ptr += "/" + pointer_token(part);
         if (!v) break;
       }
+      unknown.insert(ptr);
       if (v && !exactly_one_secret_ref(*v))
         sink_.at(ptr, "'" + param +
                           "' is a secret: write it as ${secrets.NAME}, not as literal text");
     }
     if (type.params_schema.empty() || (s.contains("with") && !s["with"].is_object())) return;
-    std::set<std::string> unknown;
     json view = schema_view(with, base + "/with", unknown);
     std::vector<SchemaError> errors;
     try {
@@ -309,10 +317,11 @@ class Checker {
       else
         sink_.at(e.pointer, e.message);
     }
-    try {
-      check_formats(with, json::parse(type.params_schema), base + "/with");
-    } catch (const std::exception&) {
-    }
+    auto parsed = params_schemas_.find(type.name);
+    if (parsed == params_schemas_.end())
+      parsed = params_schemas_.emplace(type.name, json::parse(type.params_schema, nullptr, false))
+                   .first;
+    check_formats(with, parsed->second, base + "/with");
   }
 
   // `with` as the schema should see it: references to vars (and env, plan) resolved now,
@@ -338,11 +347,8 @@ class Checker {
         return v;
       }
     }
-    Scope scope;
-    scope.vars = &vars_json_;
-    scope.plan = {{"name", name_}, {"dir", plan_dir_}};
     try {
-      return interpolate_string(v.get<std::string>(), scope, SecretMode::reference);
+      return interpolate_string(v.get<std::string>(), scope_, SecretMode::reference);
     } catch (const std::exception&) {
       unknown.insert(ptr);
       return v;
@@ -438,11 +444,11 @@ class Checker {
   const json& doc_;
   std::string plan_dir_;
   DiagSink& sink_;
-  json vars_json_;
-  std::string name_;
+  Scope scope_;  // what references resolve against at load time: vars and plan
   std::vector<std::string> vars_, secrets_, hosts_;
   std::map<std::string, std::vector<std::string>> profile_vars_;
   std::map<std::string, size_t> step_index_;
+  std::map<std::string, json> params_schemas_;  // type name -> parsed params_schema
 };
 
 }  // namespace

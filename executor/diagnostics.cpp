@@ -63,13 +63,25 @@ std::string pointer_to_path(const json& doc, const std::string& pointer) {
   return out;
 }
 
+int SourceMap::file_index(const std::string& file) {
+  for (size_t i = 0; i < files.size(); ++i)
+    if (files[i] == file) return static_cast<int>(i);
+  files.push_back(file);
+  return static_cast<int>(files.size() - 1);
+}
+
 void SourceMap::graft(const SourceMap& other, const std::string& from, const std::string& to) {
   auto copy = [&](const std::map<std::string, Origin>& src, std::map<std::string, Origin>& dst) {
+    // Collected first: `other` may be this map.
+    std::vector<std::pair<std::string, Origin>> found;
     for (auto it = src.lower_bound(from); it != src.end() && util::starts_with(it->first, from);
          ++it) {
       if (!under(it->first, from)) continue;
-      dst[to + it->first.substr(from.size())] = it->second;
+      Origin o = it->second;
+      o.file = file_index(other.files.at(static_cast<size_t>(o.file)));
+      found.emplace_back(to + it->first.substr(from.size()), o);
     }
+    for (auto& [ptr, o] : found) dst[ptr] = o;
   };
   copy(other.values, values);
   copy(other.keys, keys);
@@ -117,7 +129,7 @@ void DiagSink::file_level(const std::string& message) {
 
 void DiagSink::add(const std::string& pointer, const Origin* origin, const std::string& message) {
   Diagnostic d;
-  d.file = origin ? origin->file : file_;
+  d.file = origin ? map_.files.at(static_cast<size_t>(origin->file)) : file_;
   d.loc = origin ? origin->loc : SourceLoc{};
   d.path = pointer_to_path(doc_, pointer);
   d.message = message;

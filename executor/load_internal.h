@@ -11,16 +11,21 @@
 
 namespace cutover::executor::detail {
 
-/// Where a node came from: the file (plan, vars file, "--var") and the 1-based position.
+/// Where a node came from: a file of its SourceMap (plan, vars file, "--var") and the
+/// 1-based position.
 struct Origin {
-  std::string file;
+  int file = 0;  // index into SourceMap::files
   SourceLoc loc;
 };
 
 /// JSON pointer -> origin of every value and of every object key of a document.
 struct SourceMap {
+  std::vector<std::string> files;
   std::map<std::string, Origin> values;
   std::map<std::string, Origin> keys;
+
+  /// The index of `file` in `files`, added if new.
+  int file_index(const std::string& file);
 
   /// Copies the entries at and under `from` in `other` to the same places under `to`.
   void graft(const SourceMap& other, const std::string& from, const std::string& to);

@@ -91,9 +91,11 @@ void put_var(json& doc, SourceMap& map, const std::string& name, json value,
 }
 
 // --profile NAME: profiles.NAME.vars over vars, profiles.NAME.hosts over hosts (per field).
-void apply_profile(const YamlDoc& raw, json& doc, SourceMap& map, const std::string& profile,
-                   const std::string& file, std::vector<Diagnostic>& diags) {
-  const json& profiles = raw.value.value("profiles", json::object());
+void apply_profile(YamlDoc& raw, const std::string& profile, const std::string& file,
+                   std::vector<Diagnostic>& diags) {
+  json& doc = raw.value;
+  SourceMap& map = raw.map;
+  const json profiles = doc.value("profiles", json::object());
   if (!profiles.is_object()) return;
   if (!profiles.contains(profile)) {
     Diagnostic d;
@@ -150,20 +152,29 @@ std::string str(const json& obj, const char* key) {
   return "";
 }
 
-Plan build(const json& doc, const SourceMap& raw_map, Plan plan) {
+// doc[key] if it is an object (or an array when `array`), else an empty one.
+const json& section(const json& doc, const char* key, bool array = false) {
+  static const json kObject = json::object(), kArray = json::array();
+  if (doc.contains(key) && (array ? doc[key].is_array() : doc[key].is_object())) return doc[key];
+  return array ? kArray : kObject;
+}
+
+Plan build(const json& doc, const SourceMap& map, Plan plan) {
   plan.version = doc.value("version", 1);
   plan.name = str(doc, "name");
   plan.description = str(doc, "description");
-  plan.vars = doc.value("vars", json::object());
-  for (auto& [ptr, origin] : raw_map.values) plan.locations[ptr] = origin.loc;
+  plan.vars = section(doc, "vars");
+  // Locations in the plan file only (file 0): vars files have their own lines.
+  for (auto& [ptr, origin] : map.values)
+    if (origin.file == 0) plan.locations.emplace_hint(plan.locations.end(), ptr, origin.loc);
   auto loc = [&](const std::string& ptr) {
-    auto it = raw_map.values.find(ptr);
-    return it == raw_map.values.end() ? SourceLoc{} : it->second.loc;
+    auto it = plan.locations.find(ptr);
+    return it == plan.locations.end() ? SourceLoc{} : it->second;
   };
-  const json secrets = doc.value("secrets", json::object());
+  const json& secrets = section(doc, "secrets");
   for (auto it = secrets.begin(); it != secrets.end(); ++it)
     plan.secrets[it.key()] = SecretSource{str(it.value(), "env"), str(it.value(), "file")};
-  const json hosts = doc.value("hosts", json::object());
+  const json& hosts = section(doc, "hosts");
   for (auto it = hosts.begin(); it != hosts.end(); ++it) {
     const json& h = it.value();
     HostSpec host;
@@ -180,12 +191,12 @@ Plan build(const json& doc, const SourceMap& raw_map, Plan plan) {
     host.loc = loc("/hosts/" + pointer_token(it.key()));
     plan.hosts[it.key()] = host;
   }
-  const json defaults = doc.value("defaults", json::object());
+  const json& defaults = section(doc, "defaults");
   plan.default_timeout = duration_of(defaults.value("timeout", json()), plan.default_timeout);
   plan.default_retries = defaults.value("retries", 0);
   plan.default_retry_delay =
       duration_of(defaults.value("retry_delay", json()), plan.default_retry_delay);
-  const json steps = doc.value("steps", json::array());
+  const json& steps = section(doc, "steps", true);
   for (size_t i = 0; i < steps.size(); ++i) {
     const json& s = steps[i];
     StepSpec step;
@@ -232,6 +243,12 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
   }
   DiagSink raw_sink(raw.value, raw.map, path, diags);
   for (const auto& e : detail::validate_schema(raw.value, base_schema())) {
+    // Schema messages quote values; hosts' secrets are judged by check_plan without them.
+    bool secret = (util::starts_with(e.pointer, "/hosts/") ||
+                   util::starts_with(e.pointer, "/profiles/")) &&
+                  (util::ends_with(e.pointer, "/password") ||
+                   util::ends_with(e.pointer, "/passphrase"));
+    if (secret && !e.at_key) continue;
     if (e.at_key)
       raw_sink.at_key(e.pointer, e.message);
     else
@@ -247,9 +264,10 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
   plan.source = text;
   plan.profile = opts.profile;
 
-  json doc = raw.value;
-  SourceMap map = raw.map;
-  if (!opts.profile.empty()) apply_profile(raw, doc, map, opts.profile, path, diags);
+  // From here the raw document becomes the merged one, in place.
+  if (!opts.profile.empty()) apply_profile(raw, opts.profile, path, diags);
+  json& doc = raw.value;
+  SourceMap& map = raw.map;
   for (const auto& file : opts.vars_files) {
     plan.inputs.push_back(file);
     std::string vtext;
@@ -287,14 +305,15 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
       continue;
     }
     SourceMap cli;
-    cli.values["/v"] = Origin{"--var " + key, {}};
+    cli.files = {"--var " + key};
+    cli.values["/v"] = Origin{0, {}};
     put_var(doc, map, key, value, cli, "/v");
   }
 
   DiagSink sink(doc, map, path, diags);
   detail::check_plan(doc, plan.dir, sink);
   if (!diags.empty()) throw fail();
-  return build(doc, raw.map, std::move(plan));
+  return build(doc, map, std::move(plan));
 }
 
 Plan load_plan(const std::string& path, const LoadOptions& opts) {

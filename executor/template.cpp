@@ -68,7 +68,13 @@ bool parse_ref(const std::string& body, Ref& out, std::string& error) {
       path = body.substr(0, d);
     }
   }
-  auto parts = util::split(path, '.');
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
   if (parts.size() < 2) {
     error = "bad reference " + shown +
             " (write ${vars.X}, ${env.X}, ${secrets.X}, ${steps.ID.outputs.KEY}, ${run.id}, "

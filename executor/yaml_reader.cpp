@@ -148,6 +148,7 @@ class Builder : public YAML::EventHandler {
 
   struct Frame {
     std::string pointer;
+    json* node = nullptr;  // stable: only the innermost open container receives children
     bool is_map = false;
     enum { want_key, have_key, discard_value } state = want_key;
     std::string key;
@@ -177,7 +178,7 @@ class Builder : public YAML::EventHandler {
 
   void take_key(const YAML::Mark& mark, const std::string& key) {
     Frame& f = frames_.back();
-    json* obj = node_at(f.pointer);
+    json* obj = f.node;
     std::string ptr = f.pointer + "/" + pointer_token(key);
     if (obj->contains(key)) {
       SourceLoc first = doc_.map.keys[ptr].loc;
@@ -187,7 +188,7 @@ class Builder : public YAML::EventHandler {
       f.state = Frame::discard_value;
       return;
     }
-    doc_.map.keys[ptr] = Origin{file_, to_loc(mark)};
+    doc_.map.keys[ptr] = Origin{0, to_loc(mark)};
     f.key = key;
     f.state = Frame::have_key;
   }
@@ -213,36 +214,39 @@ class Builder : public YAML::EventHandler {
     return value;
   }
 
-  json* node_at(const std::string& pointer) {
-    return pointer.empty() ? &doc_.value : &doc_.value.at(json::json_pointer(pointer));
-  }
-
   // Places a finished value (or a new container) where the current frame expects one;
-  // returns its pointer, or nullopt when the value is being discarded.
-  std::optional<std::string> put(json value, const YAML::Mark& mark) {
-    std::string ptr;
+  // returns where it went, or nullptr when the value is being discarded.
+  json* put(json value, const YAML::Mark& mark, std::string& ptr) {
+    json* placed = nullptr;
     if (frames_.empty()) {
-      if (root_set_) return std::nullopt;
+      if (root_set_) return nullptr;
       root_set_ = true;
       doc_.value = std::move(value);
+      placed = &doc_.value;
+      ptr.clear();
     } else {
       Frame& f = frames_.back();
-      json* parent = node_at(f.pointer);
       if (f.is_map) {
         if (f.state == Frame::discard_value) {
           f.state = Frame::want_key;
-          return std::nullopt;
+          return nullptr;
         }
         ptr = f.pointer + "/" + pointer_token(f.key);
-        (*parent)[f.key] = std::move(value);
+        placed = &((*f.node)[f.key] = std::move(value));
         f.state = Frame::want_key;
       } else {
         ptr = f.pointer + "/" + std::to_string(f.next_index++);
-        parent->push_back(std::move(value));
+        f.node->push_back(std::move(value));
+        placed = &f.node->back();
       }
     }
-    doc_.map.values[ptr] = Origin{file_, to_loc(mark)};
-    return ptr;
+    doc_.map.values.emplace_hint(doc_.map.values.end(), ptr, Origin{0, to_loc(mark)});
+    return placed;
+  }
+
+  void put(json value, const YAML::Mark& mark) {
+    std::string ptr;
+    put(std::move(value), mark, ptr);
   }
 
   void start(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, bool map) {
@@ -263,14 +267,16 @@ class Builder : public YAML::EventHandler {
       problem(mark, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
       throw Abort{};
     }
-    auto ptr = put(map ? json::object() : json::array(), mark);
-    if (!ptr) {
+    std::string ptr;
+    json* node = put(map ? json::object() : json::array(), mark, ptr);
+    if (!node) {
       // The value of a duplicate key: walk over it without keeping it.
       skip_ = 1;
       return;
     }
     Frame f;
-    f.pointer = *ptr;
+    f.pointer = std::move(ptr);
+    f.node = node;
     f.is_map = map;
     frames_.push_back(std::move(f));
   }
@@ -318,6 +324,7 @@ class SecondDocument : public YAML::EventHandler {
 YamlDoc parse_yaml(const std::string& file, const std::string& text,
                    std::vector<Diagnostic>& diags) {
   YamlDoc doc;
+  doc.map.files = {file};
   std::istringstream in(text);
   try {
     YAML::Parser parser(in);

@@ -312,7 +312,13 @@ steps:
   - id: dump2
     type: pg.dump
     with: { dsn: "postgresql://h/db", password: "${secrets.pw}" }
+  - id: dump3
+    type: pg.dump
+    with: { dsn: "postgresql://h/db", password: 12345 }
 )") == Lines{"plan.yaml:8:49: steps[0].with.password: 'password' is a secret: write it as "
+             "${secrets.NAME}, not as literal text",
+             // Not "expected a string, got 12345": a secret is never quoted.
+             "plan.yaml:14:49: steps[2].with.password: 'password' is a secret: write it as "
              "${secrets.NAME}, not as literal text"});
 }
 
