@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "util/error.h"
@@ -153,11 +155,19 @@ HttpResponse http_send(const HttpRequest& request) {
                          plan_duration(std::chrono::milliseconds(timeout_ms));
       }
       break;
-    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_CONNECT: {
+      // libcurl 7.88's text ("Couldn't connect to server") hides the reason: ask errno.
+      long os_errno = 0;
+      curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
       response.failure = HttpResponse::Failure::connect;
-      response.error = detail.find("refused") != std::string::npos ? "connection refused"
-                                                                    : "could not connect: " + detail;
+      if (os_errno == ECONNREFUSED || detail.find("refused") != std::string::npos)
+        response.error = "connection refused";
+      else if (os_errno != 0)
+        response.error = "could not connect: " + std::string(std::strerror(static_cast<int>(os_errno)));
+      else
+        response.error = "could not connect: " + detail;
       break;
+    }
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
       response.failure = HttpResponse::Failure::resolve;

@@ -308,8 +308,8 @@ void wait_for_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceS
 }
 
 bool ensure_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceState wanted,
-                          const util::Deadline& deadline) {
-  ServiceState now = query_service_state(host, spec, deadline);
+                          const util::Deadline& deadline, std::optional<ServiceState> current) {
+  ServiceState now = current ? *current : query_service_state(host, spec, deadline);
   if (now == wanted) return false;
   bool to_running = wanted == ServiceState::running;
   // A transition already heading our way only needs waiting for.

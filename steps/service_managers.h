@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,8 +78,10 @@ void wait_for_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceS
                             const util::Deadline& deadline);
 
 /// Brings the service to `wanted` (running or stopped) if it is not there yet, then waits.
-/// Returns true when it had to act.
+/// `current` is the state just read, if the caller has it (saves a query). Returns true when
+/// it had to act.
 bool ensure_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceState wanted,
-                          const util::Deadline& deadline);
+                          const util::Deadline& deadline,
+                          std::optional<ServiceState> current = std::nullopt);
 
 }  // namespace cutover::steps

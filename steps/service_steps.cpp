@@ -115,11 +115,11 @@ class ServiceStep final : public Step {
       was_running = checkpoint["was_running"].get<bool>();
     switch (action_) {
       case Action::stop:
-        if (ensure_service_state(ctx.host, spec, ServiceState::stopped, ctx.deadline))
+        if (ensure_service_state(ctx.host, spec, ServiceState::stopped, ctx.deadline, now))
           log(ctx, "stopped " + spec.name);
         break;
       case Action::start:
-        if (ensure_service_state(ctx.host, spec, ServiceState::running, ctx.deadline))
+        if (ensure_service_state(ctx.host, spec, ServiceState::running, ctx.deadline, now))
           log(ctx, "started " + spec.name);
         break;
       case Action::restart:
