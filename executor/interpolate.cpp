@@ -76,50 +76,100 @@ class Resolver {
     std::vector<Piece> pieces;
     std::string error;
     if (!detail::split_template(s, pieces, error)) throw Error(error);
-    if (pieces.size() == 1 && pieces[0].is_ref && !shell) return lookup(pieces[0].text);
+    if (pieces.size() == 1 && pieces[0].is_ref && !shell) {
+      Found f = lookup(pieces[0].text);
+      return reveal() || f.is_template ? f.value : escape_all(f.value);
+    }
     std::string out;
     for (const auto& p : pieces) {
       if (!p.is_ref) {
-        out += p.text;
+        out += reveal() ? p.text : escape(p.text);
         continue;
       }
-      std::string text = as_text(lookup(p.text));
-      out += (shell && !p.raw) ? util::shell_quote(text) : text;
+      Found f = lookup(p.text);
+      std::string text = as_text(f.value);
+      if (reveal()) {
+        out += (shell && !p.raw) ? util::shell_quote(text) : text;
+        continue;
+      }
+      if (!f.is_template) text = escape(text);
+      out += shell ? quote_template(text, p.raw) : text;
     }
     return out;
   }
 
  private:
-  json lookup(const std::string& body) {
+  // A looked-up value; in reference mode `is_template` says its strings are already
+  // templates (vars and secrets), not raw text that still needs "${" escaped.
+  struct Found {
+    json value;
+    bool is_template = false;
+  };
+
+  bool reveal() const { return mode_ == SecretMode::reveal; }
+
+  // Reference mode writes a template whose only references are secrets, so that
+  // interpolating it again in reveal mode (with the same shell keys) gives what reveal mode
+  // gives directly: a literal "${" is written "$${".
+  static std::string escape(const std::string& text) {
+    return util::replace_all(text, "${", "$${");
+  }
+
+  static json escape_all(const json& v) {
+    if (v.is_string()) return escape(v.get<std::string>());
+    if (!v.is_structured()) return v;
+    json out = v;
+    for (auto& x : out) x = escape_all(x);
+    return out;
+  }
+
+  // Shell-quotes a template for a shell string: literal parts are quoted now, secret
+  // references are left to be quoted when revealed (or kept raw).
+  static std::string quote_template(const std::string& tmpl, bool raw) {
+    std::vector<Piece> pieces;
+    std::string error;
+    detail::split_template(tmpl, pieces, error);
+    if (pieces.empty()) return raw ? "" : "''";
+    std::string out;
+    for (const auto& p : pieces) {
+      if (p.is_ref)
+        out += std::string(raw ? "${raw:" : "${") + p.text + "}";
+      else
+        out += escape(raw ? p.text : util::shell_quote(p.text));
+    }
+    return out;
+  }
+
+  Found lookup(const std::string& body) {
     Ref ref;
     std::string error;
     if (!detail::parse_ref(body, ref, error)) throw Error(error);
     const std::string& name = ref.parts[0];
-    if (ref.ns == "vars") return descend(var(name), ref.parts, 1, "vars." + name);
+    if (ref.ns == "vars") return {descend(var(name), ref.parts, 1, "vars." + name), true};
     if (ref.ns == "env") {
       const char* v = std::getenv(name.c_str());
-      if (v && *v) return std::string(v);
-      if (ref.has_default) return ref.fallback;
+      if (v && *v) return {std::string(v)};
+      if (ref.has_default) return {ref.fallback};
       throw Error("environment variable " + name + " is not set",
                   "set it, or write ${env." + name + ":-default}");
     }
     if (ref.ns == "secrets") {
-      if (mode_ == SecretMode::reference) return "${secrets." + name + "}";
+      if (!reveal()) return {"${secrets." + name + "}", true};
       if (!scope_.secret) throw Error("secret '" + name + "' is not available here");
-      return scope_.secret(name);
+      return {scope_.secret(name)};
     }
     if (ref.ns == "steps") {
       auto it = scope_.step_outputs.find(name);
       if (it == scope_.step_outputs.end()) {
-        if (scope_.unknown_outputs_ok) return kKnownAfterApply;
+        if (scope_.unknown_outputs_ok) return {kKnownAfterApply};
         throw Error("no outputs of step '" + name + "': only earlier steps' outputs can be used");
       }
-      return descend(it->second, ref.parts, 2, "step '" + name + "' outputs");
+      return {descend(it->second, ref.parts, 2, "step '" + name + "' outputs")};
     }
     const auto& table = ref.ns == "run" ? scope_.run : scope_.plan;
     auto it = table.find(name);
-    if (it != table.end()) return it->second;
-    if (ref.ns == "run" && scope_.unknown_outputs_ok) return kKnownAfterApply;
+    if (it != table.end()) return {it->second};
+    if (ref.ns == "run" && scope_.unknown_outputs_ok) return {kKnownAfterApply};
     throw Error("${" + body + "} is not known here");
   }
 

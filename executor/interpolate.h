@@ -14,6 +14,10 @@ namespace cutover::executor {
 
 using nlohmann::json;
 
+/// In reference mode the result is itself a template whose only references are secrets:
+/// a literal "${" in it is written "$${", and in shell strings secret references are left
+/// for the reveal to quote. So interpolating a recorded value again in reveal mode, with the
+/// same shell keys, gives the same command as interpolating the original in reveal mode.
 enum class SecretMode {
   reveal,     // insert the secret's value (what steps get)
   reference,  // keep "${secrets.NAME}" (what the journal, plan.json and output get)

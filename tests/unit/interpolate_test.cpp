@@ -21,12 +21,15 @@ struct Fixture {
       {"loop_a", "${vars.loop_b}"},
       {"loop_b", "x${vars.loop_a}"},
       {"pw", "${secrets.db_password}"},
+      {"login", "user:${secrets.tricky}"},
+      {"literal", "cost $${x}"},
   };
   Scope scope;
   Fixture() {
     scope.vars = &vars;
     scope.secret = [](const std::string& name) -> std::string {
       if (name == "db_password") return "s3cret";
+      if (name == "tricky") return "a b'c";
       throw Error("unknown secret '" + name + "'");
     };
     scope.step_outputs["dump"] = {{"artifact", "sha256:abc"}, {"bytes", 42}};
@@ -125,4 +128,26 @@ TEST_CASE("references lists every reference of a string", "[interpolate]") {
   CHECK(references("${vars.a}/${env.HOME:-/root} $${vars.not} ${raw:secrets.s} "
                    "${steps.x.outputs.k}") ==
         std::vector<std::string>{"vars.a", "env.HOME", "secrets.s", "steps.x.outputs.k"});
+}
+
+TEST_CASE("a recorded (reference mode) value reveals to the same command", "[interpolate]") {
+  Fixture f;
+  json with = {{"run", "echo ${vars.name} ${secrets.tricky} ${vars.login} ${raw:vars.login} $${x} "
+                       "${vars.literal}"},
+               {"env", {{"A", "${vars.login}"}, {"B", "${vars.literal}"}}}};
+  const std::vector<std::string> shell = {"run"};
+  json direct = interpolate(with, f.scope, SecretMode::reveal, shell);
+  json recorded = interpolate(with, f.scope, SecretMode::reference, shell);
+  CHECK(direct["run"] == "echo 'it'\\''s' 'a b'\\''c' 'user:a b'\\''c' user:a b'c ${x} 'cost ${x}'");
+  CHECK(recorded["run"] ==
+        "echo 'it'\\''s' ${secrets.tricky} 'user:'${secrets.tricky} user:${raw:secrets.tricky} "
+        "$${x} 'cost $${x}'");
+  CHECK(recorded["env"] == json({{"A", "user:${secrets.tricky}"}, {"B", "cost $${x}"}}));
+  Scope only_secrets;
+  only_secrets.secret = f.scope.secret;
+  json revealed = interpolate(recorded, only_secrets, SecretMode::reveal, shell);
+  CHECK(revealed["env"] == direct["env"]);
+  // Quoted piece by piece, the same shell words as quoting the whole value at once.
+  CHECK(revealed["run"] ==
+        "echo 'it'\\''s' 'a b'\\''c' 'user:''a b'\\''c' user:a b'c ${x} 'cost ${x}'");
 }
