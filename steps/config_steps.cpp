@@ -7,6 +7,7 @@
 #include "steps/fingerprint.h"
 #include "util/diff.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace cutover::steps {
 namespace {
@@ -55,8 +56,21 @@ class ConfigSet final : public Step {
 
   Preview plan(Context& ctx) override {
     std::string path = resolve(ctx);
-    auto [cur, want] = compute(ctx, path);
     Preview p;
+    if (!create_ && !ctx.host.stat(path).exists) {
+      // An earlier step of the plan may create it: say so instead of failing the plan.
+      p.changes = true;
+      p.summary = "edit " + path + ": it does not exist yet, apply fails unless an earlier step creates it";
+      p.outputs = {{"changed", true}};
+      return p;
+    }
+    if (create_ && !ctx.host.stat(path).exists && !parent_dir_exists(ctx.host, path)) {
+      p.changes = true;
+      p.summary = "create " + path + ": folder " + util::dirname(path) + " does not exist yet, apply fails unless an earlier step creates it";
+      p.outputs = {{"changed", true}};
+      return p;
+    }
+    auto [cur, want] = compute(ctx, path);
     util::Diff d = util::unified_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
     p.changes = !cur.exists || want != cur.bytes;
     p.detail = d.text;
@@ -74,7 +88,11 @@ class ConfigSet final : public Step {
   json fingerprint(Context& ctx) override { return fingerprint_files(ctx.host, {resolve(ctx)}); }
 
   json apply(Context& ctx, const json& checkpoint) override {
-    std::string path = resolve(ctx);
+    // Edit the file the checkpoint captured, so that undo restores the same file.
+    std::string path = checkpoint.is_object() && checkpoint.contains("file")
+                           ? checkpoint["file"].value("path", "")
+                           : "";
+    if (path.empty()) path = resolve(ctx);
     auto [cur, want] = compute(ctx, path);
     if (cur.exists && want == cur.bytes) return {{"changed", false}};  // left untouched
     if (util::interrupted()) throw Interrupted(std::string(kType) + ": interrupted before writing " + path);
@@ -93,10 +111,8 @@ class ConfigSet final : public Step {
     else if (key.empty()) throw Error(std::string(kType) + ": empty key");
   }
 
-  std::string resolve(Context& ctx) {
-    if (resolved_.empty()) resolved_ = follow_symlinks(ctx.host, target_path(ctx, path_));
-    return resolved_;
-  }
+  // Resolved afresh on every call: an earlier step may switch a link between plan and apply.
+  std::string resolve(Context& ctx) { return follow_symlinks(ctx.host, target_path(ctx, path_)); }
 
   // The file as it is and as it should be.
   std::pair<CurrentFile, std::string> compute(Context& ctx, const std::string& path) {
@@ -111,7 +127,7 @@ class ConfigSet final : public Step {
     return {cur, edit_config(format_, cur.bytes, edit_, label)};
   }
 
-  std::string path_, resolved_;
+  std::string path_;
   ConfigFormat format_ = ConfigFormat::json;
   ConfigEdit edit_;
   bool create_ = false;

@@ -89,6 +89,13 @@ std::string follow_symlinks(hosts::Host& host, const std::string& path) {
   throw Error("too many levels of symlinks at " + path);
 }
 
+bool parent_dir_exists(hosts::Host& host, const std::string& path) {
+  std::string dir = util::dirname(path);
+  hosts::FileInfo fi = host.stat(dir);
+  if (fi.is_symlink) fi = host.stat(follow_symlinks(host, dir));
+  return fi.is_dir;
+}
+
 void require_parent_dir(hosts::Host& host, const std::string& path, const std::string& type) {
   std::string dir = util::dirname(path);
   hosts::FileInfo fi = host.stat(dir);

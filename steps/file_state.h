@@ -42,6 +42,9 @@ std::string target_path(Context& ctx, const std::string& path);
 /// replacing the link; returns `path` itself when it is not a link.
 std::string follow_symlinks(hosts::Host& host, const std::string& path);
 
+/// True when the folder that would hold `path` exists on the host.
+bool parent_dir_exists(hosts::Host& host, const std::string& path);
+
 /// Throws Error when the folder that would hold `path` does not exist on the host.
 void require_parent_dir(hosts::Host& host, const std::string& path, const std::string& type);
 

@@ -65,16 +65,19 @@ class FileWrite final : public Step {
   Preview plan(Context& ctx) override {
     std::string path = resolve(ctx);
     CurrentFile cur = read_current(ctx.host, path, kType);
-    require_parent_dir(ctx.host, path, kType);
     std::string want = desired(ctx);
     uint32_t mode = mode_ ? *mode_ : (cur.exists ? cur.mode : 0644);
     Preview p;
+    // An earlier step of the plan may create the folder: say so instead of failing the plan.
+    std::string note = !cur.exists && !parent_dir_exists(ctx.host, path)
+                           ? "; folder " + util::dirname(path) + " does not exist yet: apply fails unless an earlier step creates it"
+                           : "";
     util::Diff d = util::file_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
     bool mode_changes = cur.exists && cur.mode != mode;
     p.changes = !cur.exists || d.changed() || mode_changes;
     p.detail = d.text;
     if (!cur.exists) {
-      p.summary = "create " + path + " (" + describe_size(want, d) + ", mode " + mode_string(mode) + ")";
+      p.summary = "create " + path + " (" + describe_size(want, d) + ", mode " + mode_string(mode) + ")" + note;
     } else if (!p.changes) {
       p.summary = path + " is already up to date";
     } else {
@@ -94,7 +97,11 @@ class FileWrite final : public Step {
   json fingerprint(Context& ctx) override { return fingerprint_files(ctx.host, {resolve(ctx)}); }
 
   json apply(Context& ctx, const json& checkpoint) override {
-    std::string path = resolve(ctx);
+    // Write where the checkpoint was taken, so that undo restores the same file.
+    std::string path = checkpoint.is_object() && checkpoint.contains("file")
+                           ? checkpoint["file"].value("path", "")
+                           : resolve(ctx);
+    if (path.empty()) path = resolve(ctx);
     std::string want = desired(ctx);
     CurrentFile cur = read_current(ctx.host, path, kType);
     require_parent_dir(ctx.host, path, kType);
@@ -120,10 +127,9 @@ class FileWrite final : public Step {
  private:
   static constexpr const char* kType = "file.write";
 
-  std::string resolve(Context& ctx) {
-    if (resolved_.empty()) resolved_ = follow_symlinks(ctx.host, target_path(ctx, path_));
-    return resolved_;
-  }
+  // Resolved afresh on every call: an earlier step (git.checkout switching a `current`
+  // link) may change where the path leads between plan and apply.
+  std::string resolve(Context& ctx) { return follow_symlinks(ctx.host, target_path(ctx, path_)); }
 
   std::string desired(Context& ctx) {
     if (with_.contains("content") && !with_["content"].is_null()) {
@@ -152,7 +158,6 @@ class FileWrite final : public Step {
 
   json with_;
   std::string path_;
-  std::string resolved_;
   std::optional<uint32_t> mode_;
 };
 
@@ -185,7 +190,16 @@ class FileReplace final : public Step {
   Preview plan(Context& ctx) override {
     Preview p;
     size_t total = 0, files = 0;
-    for (const auto& path : matched(ctx)) {
+    std::vector<std::string> paths;
+    std::string note;
+    try {
+      paths = matched(ctx);
+    } catch (const Error& e) {
+      // A file an earlier step creates is missing in a dry run: report, don't fail the plan.
+      note = std::string("; ") + e.what() + ": apply fails unless an earlier step creates it";
+      paths = matched(ctx, MissingOk::yes);
+    }
+    for (const auto& path : paths) {
       CurrentFile cur = read_current(ctx.host, path, kType);
       auto [text, n] = edit(cur.bytes);
       if (n == 0) continue;
@@ -199,6 +213,7 @@ class FileReplace final : public Step {
     if (total < expect_min_) {
       p.summary += " (fewer than expect_min " + std::to_string(expect_min_) + ": apply would fail)";
     }
+    p.summary += note;
     p.outputs = {{"replacements", total}};
     return p;
   }
@@ -256,15 +271,16 @@ class FileReplace final : public Step {
  private:
   static constexpr const char* kType = "file.replace";
 
-  // Regular files matched by the patterns, sorted and without duplicates (symlinks followed).
-  std::vector<std::string> matched(Context& ctx) {
-    if (matched_) return *matched_;
+  // Regular files matched by the patterns now, sorted and without duplicates (symlinks
+  // followed). Never cached: earlier steps may create or move files between plan and apply.
+  enum class MissingOk { no, yes };
+  std::vector<std::string> matched(Context& ctx, MissingOk missing_ok = MissingOk::no) {
     std::set<std::string> out;
     for (const auto& pat : patterns_) {
       std::string abs = target_path(ctx, pat);
       bool wildcard = abs.find_first_of("*?[") != std::string::npos;
       std::vector<std::string> hits = ctx.host.glob(abs);
-      if (hits.empty() && !wildcard)
+      if (hits.empty() && !wildcard && missing_ok == MissingOk::no)
         throw Error(std::string(kType) + ": " + abs + " does not exist (on " + ctx.host.name() + ")");
       for (const auto& h : hits) {
         std::string real = follow_symlinks(ctx.host, h);
@@ -275,8 +291,7 @@ class FileReplace final : public Step {
         out.insert(real);
       }
     }
-    matched_ = std::vector<std::string>(out.begin(), out.end());
-    return *matched_;
+    return std::vector<std::string>(out.begin(), out.end());
   }
 
   // The edited text and how many replacements were made.
@@ -312,7 +327,6 @@ class FileReplace final : public Step {
   bool regex_ = false;
   size_t expect_min_ = 0;
   std::regex re_;
-  std::optional<std::vector<std::string>> matched_;
 };
 
 }  // namespace
