@@ -203,11 +203,11 @@ ExitCode rollback_run(const std::string& run_arg, const RunOptions& opts) {
   std::string run_id;
   if (run_arg.empty()) {
     auto pending = runs_needing_attention(*state);
-    for (const auto& r : pending)
-      if (r.status != "corrupt") {
-        run_id = r.run_id;
-        break;
-      }
+    if (!pending.empty() && pending.front().status == "corrupt")
+      throw Fatal(ExitCode::needs_attention,
+                  pending.front().warning +
+                      "\nhint: inspect the journal; its checkpoints and artifacts are still there");
+    if (!pending.empty()) run_id = pending.front().run_id;
     if (run_id.empty())
       throw Fatal(ExitCode::usage, "no interrupted or failed run in " + state->root() +
                                        "; to undo releases use `cutover rollback --to REF`");
