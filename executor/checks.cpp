@@ -348,7 +348,9 @@ class Checker {
       }
     }
     try {
-      return interpolate_string(v.get<std::string>(), scope_, SecretMode::reference);
+      // Reveal mode: no "$${" escapes; a var that leads to a secret fails (no secrets here)
+      // and is left out of the judgement like a direct secret reference.
+      return interpolate_string(v.get<std::string>(), scope_, SecretMode::reveal);
     } catch (const std::exception&) {
       unknown.insert(ptr);
       return v;

@@ -1,5 +1,5 @@
-// Loads and validates a plan file (SPEC §3). yaml-cpp and valijson stay inside loader.cpp
-// and validate.cpp. Every problem is collected and reported at once.
+// Loads and validates a plan file (SPEC §3). yaml-cpp stays inside yaml_reader.cpp and
+// valijson inside validate.cpp. Every problem is collected and reported at once.
 #pragma once
 
 #include <string>
