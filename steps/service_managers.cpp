@@ -53,8 +53,7 @@ hosts::ExecResult exec(hosts::Host& host, const ServiceSpec& spec, hosts::ExecRe
     throw Error(label(spec) + ": `" + shown + "` timed out after " +
                 plan_duration(cap) + " on host " + host.name());
   if (!req.argv.empty() && r.exit_code == 127 && r.signal == 0)
-    throw Error(label(spec) + ": " + req.argv[0] + " not found on host " + host.name(),
-                "install " + req.argv[0] + " there, or pick the manager that runs this service");
+    throw Error(label(spec) + ": " + req.argv[0] + " not found on host " + host.name());
   return r;
 }
 
@@ -282,6 +281,8 @@ void run_service_action(hosts::Host& host, const ServiceSpec& spec, const std::s
   }
 }
 
+// Errors here carry no hint of their own: the runner then matches the message (with the
+// log's tail) against the known-errors base, which knows "Address already in use" and co.
 void wait_for_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceState wanted,
                             const util::Deadline& deadline) {
   const auto start = std::chrono::steady_clock::now();
@@ -293,8 +294,7 @@ void wait_for_service_state(hosts::Host& host, const ServiceSpec& spec, ServiceS
     if (std::chrono::steady_clock::now() >= until)
       throw Error(label(spec) + " on host " + host.name() + " is still " + state_name(now) +
                       " after " + plan_duration(spec.wait) + ", expected " +
-                      state_name(wanted) + log_tail(host, spec, deadline),
-                  "look at the service's own log; raise `wait` if it is only slow");
+                      state_name(wanted) + log_tail(host, spec, deadline));
     // Poll often at first (most services settle within a second), then back off.
     auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
     auto sleep_for = std::min(pause, std::max(left, milliseconds(1)));
