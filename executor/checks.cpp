@@ -60,8 +60,9 @@ struct RefContext {
 
 class Checker {
  public:
-  Checker(const json& doc, const std::string& plan_dir, DiagSink& sink)
-      : doc_(doc), plan_dir_(plan_dir), sink_(sink) {
+  Checker(const json& doc, const std::string& plan_dir, const std::string& profile,
+          DiagSink& sink)
+      : doc_(doc), plan_dir_(plan_dir), profile_(profile), sink_(sink) {
     std::string name;
     if (doc.contains("name") && doc["name"].is_string()) name = doc["name"].get<std::string>();
     scope_.vars = &section(doc, "vars");
@@ -116,6 +117,19 @@ class Checker {
     for (auto it = vars.begin(); it != vars.end(); ++it)
       check_refs(it.value(), "/vars/" + pointer_token(it.key()), RefContext{"vars"});
     find_var_cycles(vars);
+    // Profiles not applied now: their references must hold when they are.
+    for (auto p = section(doc_, "profiles").begin(); p != section(doc_, "profiles").end(); ++p) {
+      if (p.key() == profile_ || !p->is_object() || !p->contains("vars")) continue;
+      const json& pv = (*p)["vars"];
+      if (!pv.is_object()) continue;
+      std::vector<std::string> saved = vars_;
+      for (auto it = pv.begin(); it != pv.end(); ++it)
+        if (std::find(vars_.begin(), vars_.end(), it.key()) == vars_.end()) vars_.push_back(it.key());
+      for (auto it = pv.begin(); it != pv.end(); ++it)
+        check_refs(it.value(), "/profiles/" + pointer_token(p.key()) + "/vars/" + pointer_token(it.key()),
+                   RefContext{"vars"});
+      vars_ = std::move(saved);
+    }
   }
 
   // Depth-first search over "var a references var b"; each back edge is one cycle.
@@ -445,6 +459,7 @@ class Checker {
 
   const json& doc_;
   std::string plan_dir_;
+  std::string profile_;
   DiagSink& sink_;
   Scope scope_;  // what references resolve against at load time: vars and plan
   std::vector<std::string> vars_, secrets_, hosts_;
@@ -455,9 +470,10 @@ class Checker {
 
 }  // namespace
 
-void check_plan(const json& doc, const std::string& plan_dir, DiagSink& sink) {
+void check_plan(const json& doc, const std::string& plan_dir, const std::string& profile,
+                DiagSink& sink) {
   if (!doc.is_object()) return;
-  Checker(doc, plan_dir, sink).run();
+  Checker(doc, plan_dir, profile, sink).run();
 }
 
 }  // namespace cutover::executor::detail

@@ -96,7 +96,9 @@ std::vector<SchemaError> validate_schema(const json& doc, const std::string& sch
                                          const std::string& base = "");
 
 /// Semantic checks of a merged plan document (SPEC §3), reported through `sink`.
-/// `plan_dir` is where plugins/ is looked for.
-void check_plan(const json& doc, const std::string& plan_dir, DiagSink& sink);
+/// `plan_dir` is where plugins/ is looked for; `profile` is the applied profile (merged
+/// already), the others' vars are checked on their own.
+void check_plan(const json& doc, const std::string& plan_dir, const std::string& profile,
+                DiagSink& sink);
 
 }  // namespace cutover::executor::detail

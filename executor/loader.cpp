@@ -311,7 +311,7 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
   }
 
   DiagSink sink(doc, map, path, diags);
-  detail::check_plan(doc, plan.dir, sink);
+  detail::check_plan(doc, plan.dir, opts.profile, sink);
   if (!diags.empty()) throw fail();
   return build(doc, map, std::move(plan));
 }

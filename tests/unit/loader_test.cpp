@@ -526,3 +526,21 @@ TEST_CASE("the plan schema merges every step type's parameters", "[loader]") {
     if (branch["if"]["properties"]["type"]["const"] == "shell") has_shell = true;
   CHECK(has_shell);
 }
+
+TEST_CASE("profiles not applied are still checked", "[loader]") {
+  require_types();
+  const std::string text = std::string(kHeader) + R"(vars:
+  url: http://localhost
+profiles:
+  staging:
+    vars: { url: "${vars.hots}/api" }
+steps:
+  - { id: s, type: shell, rollback: none, with: { run: "curl ${vars.url}" } }
+)";
+  CHECK(problems(text) == Lines{"plan.yaml:7:18: profiles.staging.vars.url: unknown var 'hots' "
+                                "(known vars: url)"});
+  LoadOptions opts;
+  opts.profile = "staging";
+  CHECK(problems(text, opts) ==
+        Lines{"plan.yaml:7:18: vars.url: unknown var 'hots' (known vars: url)"});
+}
