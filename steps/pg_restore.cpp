@@ -1,0 +1,203 @@
+// pg.restore: restores a pg.dump artifact into a database. Checkpoint: a dump of the target
+// (or its absence). mode replace: verify the artifact, drop and recreate the target, then
+// pg_restore --single-transaction from the store stream; afterwards the target holds exactly
+// what the dump holds. mode merge: upsert on primary keys (steps/pg_merge.cpp). Undo: the
+// target is recreated from its checkpoint dump, or dropped if it did not exist.
+#include "checkpoints/artifact_store.h"
+#include "steps/pg_merge.h"
+#include "steps/pg_tools.h"
+#include "util/error.h"
+#include "util/strings.h"
+#include "util/units.h"
+
+namespace cutover::steps::pg {
+namespace {
+
+const char* kSchema = R"JSON({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["dsn", "artifact"],
+  "properties": {
+    "dsn": {"type": "string", "description": "Target database: postgresql://user@host:port/db or libpq key=value text. The user needs the right to drop and create it (owner with CREATEDB, or superuser)."},
+    "password": {"type": "string", "description": "Password, as ${secrets.NAME}; reaches pg_restore/pg_dump/psql only through PGPASSWORD in their environment."},
+    "artifact": {"type": "string", "description": "The artifact to restore: the `artifact` output of a pg.dump step (${steps.ID.outputs.artifact})."},
+    "mode": {"enum": ["replace", "merge"], "default": "replace", "description": "replace: the target ends up holding exactly what the dump holds. merge: every table of the dump is upserted into the target on its primary key (safe to re-run; nothing is deleted)."},
+    "jobs": {"type": "integer", "minimum": 1, "default": 1, "description": "Parallel pg_restore workers (replace mode). 1 (default) restores in one transaction straight from the store; more unpacks the dump first and restores without a single transaction."},
+    "create_database": {"type": "boolean", "default": false, "description": "Create the target database when it does not exist (undo then drops it)."},
+    "keys": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "merge: key columns for tables without a primary key, as {\"schema.table\": [col, ...]}."},
+    "no_owner": {"type": "boolean", "default": false, "description": "Do not restore object ownership and privileges (pg_restore --no-owner --no-privileges): for targets whose roles differ from the source's."}
+  }
+})JSON";
+
+class PgRestore final : public Step {
+ public:
+  explicit PgRestore(const StepConfig& c)
+      : dsn_(Dsn::parse(str_param(c.params, "dsn"), str_param(c.params, "password"))),
+        artifact_(str_param(c.params, "artifact")),
+        mode_(str_param(c.params, "mode", "replace")),
+        jobs_(int_param(c.params, "jobs", 1)),
+        create_(bool_param(c.params, "create_database", false)),
+        no_owner_(bool_param(c.params, "no_owner", false)),
+        keys_(c.params.is_object() && c.params.contains("keys") ? c.params["keys"] : json::object()) {
+    if (mode_ != "replace" && mode_ != "merge")
+      throw Error("pg.restore: mode must be replace or merge, not '" + mode_ + "'");
+    if (dsn_.dbname().empty()) throw Error("pg.restore: the DSN names no database");
+  }
+
+  Preview plan(Context& ctx) override {
+    Preview p;
+    p.changes = true;
+    std::string art = describe_artifact(ctx);
+    std::string target;
+    try {
+      auto admin = admin_connection(dsn_, ctx.deadline);
+      if (database_exists(*admin, dsn_.dbname())) {
+        PgConn conn(dsn_, ctx.deadline);
+        auto tables = user_tables(conn);
+        target = dsn_.display() + " (" + util::format_bytes(database_size(conn)) + ", " +
+                 std::to_string(tables.size()) + " tables)";
+        p.detail += "target now holds: " + util::join(tables, ", ") + "\n";
+        p.detail += "checkpoint: pg_dump -Fc of " + dsn_.display() + " into the artifact store\n";
+      } else {
+        target = dsn_.display() + " (does not exist" +
+                 std::string(create_ ? "; will be created)" : "; create_database is false: apply will fail)");
+        p.detail += "checkpoint: records that " + dsn_.display() + " does not exist (undo drops it)\n";
+      }
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const Error& e) {
+      target = dsn_.display() + " (not reachable now: " + e.what() + ")";
+    }
+    if (mode_ == "replace") {
+      p.summary = "replace " + target + " with " + art;
+      p.detail += "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then "
+                  "pg_restore --single-transaction --exit-on-error" +
+                  std::string(no_owner_ ? " --no-owner --no-privileges" : "") + " from the store\n";
+    } else {
+      p.summary = "merge " + art + " into " + target + " (upsert on primary keys)";
+      p.detail += "apply: load every table of the dump into temporary staging tables, then "
+                  "INSERT ... ON CONFLICT (primary key) DO UPDATE for each, in one transaction\n";
+    }
+    p.detail += "undo: recreate the target from its checkpoint dump (or drop it if it was absent)\n";
+    return p;
+  }
+
+  json checkpoint(Context& ctx) override {
+    auto admin = admin_connection(dsn_, ctx.deadline);
+    if (!database_exists(*admin, dsn_.dbname()))
+      return {{"existed", false}, {"database", dsn_.resource()}};
+    DbInfo info = database_info(*admin, dsn_.dbname());
+    PgConn conn(dsn_, ctx.deadline);
+    int v = conn.server_version_num();
+    require_tool_version("pg_dump", v, dsn_);
+    uint64_t size = database_size(conn);
+    ctx.log("checkpoint: dumping " + dsn_.display() + " (" + util::format_bytes(size) + ")");
+    DumpResult r = dump_to_store(ctx, dsn_, DumpOptions{}, size);
+    return {{"existed", true},
+            {"database", dsn_.resource()},
+            {"dump", r.artifact},
+            {"bytes", r.stored_bytes},
+            {"db", {{"owner", info.owner}, {"encoding", info.encoding},
+                    {"collate", info.collate}, {"ctype", info.ctype}}}};
+  }
+
+  json fingerprint(Context& ctx) override { return fingerprint_entry(dsn_, ctx.deadline); }
+
+  json apply(Context& ctx, const json& checkpoint) override {
+    // Nothing is touched before the artifact is known to be intact.
+    artifact_format(ctx, artifact_);
+    ctx.artifacts.verify(artifact_);
+    auto admin = admin_connection(dsn_, ctx.deadline);
+    bool exists = database_exists(*admin, dsn_.dbname());
+    if (!exists && !create_)
+      throw Error("database " + dsn_.dbname() + " does not exist on " + dsn_.display() +
+                      " (create_database is false)",
+                  "create it first, or set create_database: true on this step");
+    if (mode_ == "merge" && exists) {
+      admin.reset();
+      MergeResult m = merge_artifact(ctx, dsn_, artifact_, keys_);
+      return {{"tables", m.tables}, {"rows", m.rows}};
+    }
+    DbInfo info;
+    if (exists) info = database_info(*admin, dsn_.dbname());
+    ctx.log("replacing " + dsn_.display() + " with " + artifact_);
+    drop_database(*admin, dsn_.dbname());
+    create_database(*admin, dsn_.dbname(), info);
+    admin.reset();
+    restore_into_db(ctx, dsn_, artifact_, RestoreOptions{jobs_, no_owner_});
+    return counts(ctx);
+  }
+
+  void undo(Context& ctx, const json& cp) override {
+    if (!cp.is_object() || !cp.contains("existed")) return;  // checkpoint never completed
+    auto admin = admin_connection(dsn_, ctx.deadline);
+    if (!cp["existed"].get<bool>()) {
+      ctx.log("undo: dropping " + dsn_.display() + " (it did not exist before)");
+      drop_database(*admin, dsn_.dbname());
+      return;
+    }
+    std::string dump = cp.at("dump").get<std::string>();
+    ctx.artifacts.verify(dump);  // a corrupt checkpoint must not cost the current database
+    const json& db = cp.at("db");
+    DbInfo info{db.value("owner", ""), db.value("encoding", ""), db.value("collate", ""),
+                db.value("ctype", "")};
+    ctx.log("undo: recreating " + dsn_.display() + " from its checkpoint " + dump);
+    drop_database(*admin, dsn_.dbname());
+    create_database(*admin, dsn_.dbname(), info);
+    admin.reset();
+    restore_into_db(ctx, dsn_, dump, RestoreOptions{1, no_owner_});
+  }
+
+ private:
+  std::string describe_artifact(Context& ctx) {
+    try {
+      if (!ctx.artifacts.exists(artifact_)) return "artifact " + artifact_ + " (known after apply)";
+      json m = ctx.artifacts.meta(artifact_);
+      return "artifact " + artifact_.substr(0, 19) + "… (" + m.value("kind", "?") + ", " +
+             util::format_bytes(m.value("raw_bytes", uint64_t{0})) + " dump, " +
+             util::format_bytes(ctx.artifacts.stored_size(artifact_)) + " stored)";
+    } catch (const Error&) {
+      return "artifact " + artifact_ + " (known after apply)";
+    }
+  }
+
+  // Exact row counts after a replace: the outputs say what the target now holds.
+  json counts(Context& ctx) {
+    PgConn conn(dsn_, ctx.deadline);
+    auto tables = user_tables(conn);
+    long long rows = 0;
+    for (const auto& t : tables)
+      rows += std::stoll(conn.exec("SELECT count(*) FROM ONLY " + t).first().value_or("0"));
+    return {{"tables", tables.size()}, {"rows", rows}};
+  }
+
+  Dsn dsn_;
+  std::string artifact_, mode_;
+  int jobs_;
+  bool create_, no_owner_;
+  json keys_;
+};
+
+}  // namespace
+
+StepType pg_restore_type() {
+  StepType t;
+  t.name = "pg.restore";
+  t.summary = "Restore a pg.dump artifact into a database (replace exactly, or merge by upsert)";
+  t.undo = "dumps the target first (or records its absence); undo recreates it from that dump, "
+           "or drops it";
+  t.outputs = "tables: tables restored or merged; rows: rows in the target (replace) or "
+              "rows inserted/updated (merge)";
+  t.params_schema = kSchema;
+  t.kind = Kind::change;
+  t.remote = false;
+  t.resume = Resume::yes;
+  t.secret_params = {"password"};
+  t.undo_discards_data = true;
+  t.make = [](const StepConfig& c) -> std::unique_ptr<Step> {
+    return std::make_unique<PgRestore>(c);
+  };
+  return t;
+}
+
+}  // namespace cutover::steps::pg

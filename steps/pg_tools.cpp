@@ -1,0 +1,381 @@
+#include "steps/pg_tools.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "checkpoints/artifact_store.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/redact.h"
+#include "util/strings.h"
+#include "util/units.h"
+
+namespace cutover::steps::pg {
+namespace {
+
+// The last `n` bytes of a tool's stderr, trimmed, for error messages.
+std::string tail(const std::string& s, size_t n = 1500) {
+  std::string t = util::trim(s);
+  if (t.size() > n) t = "..." + t.substr(t.size() - n);
+  return t;
+}
+
+// Rate-limited progress: at most ~4 updates a second.
+class Throttle {
+ public:
+  bool due() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return false;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// A bounded byte queue between the thread reading an artifact and run_process's stdin_reader.
+class ByteQueue {
+ public:
+  explicit ByteQueue(size_t cap) : cap_(cap) {}
+
+  /// Blocks while full; false when the consumer has gone (abort()).
+  bool push(std::string chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return aborted_ || size_ < cap_; });
+    if (aborted_) return false;
+    size_ += chunk.size();
+    chunks_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+  /// End of data.
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  /// Copies up to `cap` bytes; 0 at the end of data or after abort().
+  size_t pop(char* buf, size_t cap) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return aborted_ || closed_ || !chunks_.empty(); });
+    if (aborted_ || chunks_.empty()) return 0;
+    size_t n = 0;
+    while (n < cap && !chunks_.empty()) {
+      std::string& c = chunks_.front();
+      size_t take = std::min(cap - n, c.size() - offset_);
+      std::memcpy(buf + n, c.data() + offset_, take);
+      n += take;
+      offset_ += take;
+      if (offset_ == c.size()) {
+        size_ -= c.size();
+        chunks_.pop_front();
+        offset_ = 0;
+      }
+    }
+    cv_.notify_all();
+    return n;
+  }
+  /// The consumer is gone: wake and stop the producer.
+  void abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;
+  size_t offset_ = 0, size_ = 0, cap_;
+  bool closed_ = false, aborted_ = false;
+};
+
+struct ConsumerGone {};
+
+}  // namespace
+
+util::ProcessResult run_tool(Context& ctx, const Dsn& dsn, util::ProcessSpec spec) {
+  const std::string tool = util::basename(spec.argv.at(0));
+  for (const auto& [k, v] : dsn.tool_env()) spec.env[k] = v;
+  if (spec.deadline.at == std::chrono::steady_clock::time_point::max()) spec.deadline = ctx.deadline;
+  util::ProcessResult r = util::run_process(spec);
+  if (r.interrupted) throw Interrupted(tool + " on " + dsn.display() + " was interrupted");
+  if (r.timed_out) throw Interrupted(tool + " on " + dsn.display() + " timed out (step timeout)");
+  if (!r.ok()) {
+    std::string err = tail(r.err);
+    if (!dsn.password().empty()) err = util::replace_all(err, dsn.password(), "***");
+    err = util::redact(err);
+    throw Error(tool + " failed (" + r.describe() + ") on " + dsn.display() +
+                    (err.empty() ? "" : ": " + err),
+                r.spawn_failed ? "install the PostgreSQL client tools (postgresql-client)" : "");
+  }
+  return r;
+}
+
+int tool_major(const std::string& tool) {
+  util::ProcessSpec spec;
+  spec.argv = {tool, "--version"};
+  spec.deadline = util::Deadline::after(std::chrono::seconds(20));
+  util::ProcessResult r = util::run_process(spec);
+  if (!r.ok()) throw Error("cannot run " + tool + " --version: " + r.describe(),
+                           "install the PostgreSQL client tools (postgresql-client)");
+  // "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+  auto p = r.out.find(") ");
+  std::string v = p == std::string::npos ? r.out : r.out.substr(p + 2);
+  try {
+    return std::stoi(v);
+  } catch (...) {
+    throw Error("cannot read the version of " + tool + " from '" + util::trim(r.out) + "'");
+  }
+}
+
+int server_major(int num) { return num >= 100000 ? num / 10000 : num / 100; }
+
+std::string version_text(int num) {
+  if (num >= 100000) return std::to_string(num / 10000) + "." + std::to_string(num % 10000);
+  return std::to_string(num / 10000) + "." + std::to_string(num / 100 % 100) + "." +
+         std::to_string(num % 100);
+}
+
+void require_tool_version(const std::string& tool, int server_num, const Dsn& dsn) {
+  int have = tool_major(tool), need = server_major(server_num);
+  if (have < need)
+    throw Error(tool + " " + std::to_string(have) + " is older than the server " +
+                    dsn.display() + " (PostgreSQL " + version_text(server_num) + ")",
+                "install postgresql-client-" + std::to_string(need) +
+                    " or newer; pg_dump refuses servers of a newer major version");
+}
+
+std::string scratch_dir(Context& ctx, const std::string& prefix) {
+  if (!ctx.run.run_dir.empty()) {
+    util::make_dirs(ctx.run.run_dir, 0700);
+    return util::make_temp_dir(ctx.run.run_dir + "/" + prefix);
+  }
+  return util::make_temp_dir(prefix);
+}
+
+std::vector<std::string> dump_argv(const DumpOptions& o) {
+  std::vector<std::string> argv = {"pg_dump"};
+  if (o.format == "custom") argv.insert(argv.end(), {"-Fc", "-Z0"});
+  else if (o.format == "plain") argv.push_back("-Fp");
+  else if (o.format == "directory") {
+    argv.insert(argv.end(), {"-Fd", "-Z0"});
+    if (o.jobs > 1) argv.push_back("-j" + std::to_string(o.jobs));
+  } else {
+    throw Error("unknown pg_dump format '" + o.format + "' (custom, directory or plain)");
+  }
+  for (const auto& s : o.schemas) argv.insert(argv.end(), {"-n", s});
+  for (const auto& t : o.tables) argv.insert(argv.end(), {"-t", t});
+  for (const auto& t : o.exclude_tables) argv.insert(argv.end(), {"-T", t});
+  return argv;
+}
+
+DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
+                         uint64_t total) {
+  auto writer = ctx.artifacts.writer("pg.dump " + opts.format, checkpoints::Compression::zstd);
+  const std::string what = "pg_dump " + dsn.display();
+  Throttle throttle;
+  auto sink = [&](const char* d, size_t n) {
+    writer->write(d, n);
+    if (throttle.due()) ctx.progress.update(writer->raw_bytes(), total, what);
+  };
+  util::ProcessSpec spec;
+  spec.argv = dump_argv(opts);
+  if (opts.format == "directory") {
+    // pg_dump -Fd writes a folder; it enters the store as one tar stream.
+    std::string dir = scratch_dir(ctx, "pgdump");
+    std::string out = dir + "/dump";
+    spec.argv.insert(spec.argv.end(), {"-f", out, "-d", dsn.conninfo()});
+    try {
+      run_tool(ctx, dsn, spec);
+      util::ProcessSpec tar;
+      tar.argv = {"tar", "-C", out, "-cf", "-", "."};
+      tar.on_stdout = sink;
+      run_tool(ctx, dsn, tar);
+    } catch (...) {
+      util::remove_all(dir);
+      throw;
+    }
+    util::remove_all(dir);
+  } else {
+    spec.argv.insert(spec.argv.end(), {"-d", dsn.conninfo()});
+    spec.on_stdout = sink;
+    run_tool(ctx, dsn, spec);
+  }
+  DumpResult res;
+  res.raw_bytes = writer->raw_bytes();
+  res.artifact = writer->commit();
+  res.stored_bytes = writer->stored_bytes();
+  ctx.progress.update(res.raw_bytes, res.raw_bytes, what);
+  return res;
+}
+
+util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::ProcessSpec spec,
+                                           const std::string& id, const std::string& what) {
+  ByteQueue queue(8u << 20);
+  uint64_t total = ctx.artifacts.meta(id).value("raw_bytes", uint64_t{0});
+  std::exception_ptr producer_error;
+  std::thread producer([&] {
+    std::string pending;  // held back until the whole artifact has been verified
+    try {
+      ctx.artifacts.read(id, [&](const char* d, size_t n) {
+        if (!pending.empty() && !queue.push(std::move(pending))) throw ConsumerGone{};
+        pending.assign(d, n);
+      });
+      if (!pending.empty()) queue.push(std::move(pending));
+    } catch (const ConsumerGone&) {
+    } catch (...) {
+      producer_error = std::current_exception();
+    }
+    queue.close();
+  });
+  uint64_t fed = 0;
+  Throttle throttle;
+  spec.stdin_reader = [&](char* buf, size_t cap) {
+    size_t n = queue.pop(buf, cap);
+    fed += n;
+    if (throttle.due()) ctx.progress.update(fed, total, what);
+    return n;
+  };
+  util::ProcessResult r;
+  try {
+    r = run_tool(ctx, dsn, spec);
+  } catch (...) {
+    queue.abort();
+    producer.join();
+    if (producer_error) std::rethrow_exception(producer_error);
+    throw;
+  }
+  queue.abort();
+  producer.join();
+  if (producer_error) std::rethrow_exception(producer_error);
+  ctx.progress.update(fed, total, what);
+  return r;
+}
+
+std::string artifact_format(Context& ctx, const std::string& id) {
+  if (!ctx.artifacts.exists(id))
+    throw Error("artifact " + id + " is not in the artifact store (" + ctx.artifacts.root() + ")");
+  std::string kind = ctx.artifacts.meta(id).value("kind", "");
+  for (const char* f : {"custom", "directory", "plain"})
+    if (kind == std::string("pg.dump ") + f) return f;
+  throw Error("artifact " + id + " is not a pg.dump artifact (kind '" + kind + "')",
+              "pass the `artifact` output of a pg.dump step");
+}
+
+void restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
+                     const RestoreOptions& opts) {
+  const std::string format = artifact_format(ctx, id);
+  const std::string what = "restore " + target.display();
+  ctx.log("restoring " + id + " (" + format + ") into " + target.display());
+  if (format == "plain") {
+    util::ProcessSpec spec;
+    spec.argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                 "-d", target.conninfo(), "-f", "-"};
+    spec.capture_limit = 1u << 20;
+    run_tool_with_artifact(ctx, target, spec, id, what);
+    return;
+  }
+  std::vector<std::string> argv = {"pg_restore", "--exit-on-error"};
+  if (opts.no_owner) argv.insert(argv.end(), {"--no-owner", "--no-privileges"});
+  if (format == "custom" && opts.jobs <= 1) {
+    util::ProcessSpec spec;
+    spec.argv = argv;
+    spec.argv.insert(spec.argv.end(), {"--single-transaction", "-d", target.conninfo()});
+    run_tool_with_artifact(ctx, target, spec, id, what);
+    return;
+  }
+  // Parallel restore and directory dumps need files: unpack into the run's scratch folder.
+  std::string dir = scratch_dir(ctx, "pgrestore");
+  try {
+    std::string input;
+    if (format == "custom") {
+      input = dir + "/dump.custom";
+      util::AtomicFile f(input, 0600);
+      ctx.artifacts.read(id, [&](const char* d, size_t n) { f.write(d, n); });
+      f.commit();
+    } else {
+      input = dir + "/dump";
+      util::make_dirs(input, 0700);
+      util::ProcessSpec tar;
+      tar.argv = {"tar", "--no-same-owner", "-C", input, "-xf", "-"};
+      run_tool_with_artifact(ctx, target, tar, id, what + " (unpack)");
+      argv.push_back("-Fd");
+    }
+    if (opts.jobs > 1) argv.push_back("-j" + std::to_string(opts.jobs));
+    else argv.push_back("--single-transaction");
+    argv.insert(argv.end(), {"-d", target.conninfo(), input});
+    util::ProcessSpec spec;
+    spec.argv = argv;
+    run_tool(ctx, target, spec);
+  } catch (...) {
+    util::remove_all(dir);
+    throw;
+  }
+  util::remove_all(dir);
+}
+
+std::string sql_text(const nlohmann::json& value, const std::string& plan_dir) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_object() && value.contains("file") && value["file"].is_string()) {
+    std::string path = util::join_path(plan_dir.empty() ? "." : plan_dir,
+                                       value["file"].get<std::string>());
+    return util::read_file(path);
+  }
+  throw Error("SQL must be a string or {file: path}");
+}
+
+}  // namespace cutover::steps::pg
+
+namespace cutover::steps::pg {
+
+std::string str_param(const nlohmann::json& p, const char* key, const std::string& def) {
+  if (!p.is_object() || !p.contains(key) || p[key].is_null()) return def;
+  const auto& v = p[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number() || v.is_boolean()) return v.dump();
+  throw Error(std::string("parameter '") + key + "' must be a string");
+}
+
+int int_param(const nlohmann::json& p, const char* key, int def) {
+  if (!p.is_object() || !p.contains(key) || p[key].is_null()) return def;
+  const auto& v = p[key];
+  if (v.is_number_integer()) return v.get<int>();
+  if (v.is_string()) {
+    try {
+      return std::stoi(v.get<std::string>());
+    } catch (...) {
+    }
+  }
+  throw Error(std::string("parameter '") + key + "' must be an integer");
+}
+
+bool bool_param(const nlohmann::json& p, const char* key, bool def) {
+  if (!p.is_object() || !p.contains(key) || p[key].is_null()) return def;
+  const auto& v = p[key];
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_string() && (v == "true" || v == "false")) return v == "true";
+  throw Error(std::string("parameter '") + key + "' must be true or false");
+}
+
+std::vector<std::string> list_param(const nlohmann::json& p, const char* key) {
+  std::vector<std::string> out;
+  if (!p.is_object() || !p.contains(key) || p[key].is_null()) return out;
+  const auto& v = p[key];
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) throw Error(std::string("parameter '") + key + "' must be a list of strings");
+  for (const auto& e : v) {
+    if (!e.is_string()) throw Error(std::string("parameter '") + key + "' must be a list of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace cutover::steps::pg

@@ -1,0 +1,380 @@
+// The pg step family against a real PostgreSQL 15 cluster (tests/support/pg_cluster.h):
+// dump/restore round trips, exact undo of restores, merge idempotence, pg.sql up/verify/down
+// rollback, artifact corruption, and the password staying out of argv and output.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "checkpoints/artifact_store.h"
+#include "steps/registry.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/step_harness.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+using cutover::testing::PgCluster;
+using cutover::testing::StepHarness;
+using nlohmann::json;
+
+namespace {
+
+// One cluster for the whole binary: initdb + start once (~1 s), each test uses its own DBs.
+PgCluster& cluster() {
+  static PgCluster c;
+  return c;
+}
+
+json conn_params(const std::string& db) {
+  return {{"dsn", cluster().dsn(db)}, {"password", PgCluster::kPassword}};
+}
+
+json with(json base, const json& extra) {
+  for (auto it = extra.begin(); it != extra.end(); ++it) base[it.key()] = it.value();
+  return base;
+}
+
+// pg.dump of `db` (custom unless said otherwise); returns the step's outputs.
+json dump(StepHarness& h, const std::string& db, const json& extra = json::object()) {
+  auto step = h.make("pg.dump", with(conn_params(db), extra));
+  json cp = step->checkpoint(h.ctx());
+  return step->apply(h.ctx(), cp);
+}
+
+std::string read_proc_cmdline(const std::string& pid) {
+  std::ifstream f("/proc/" + pid + "/cmdline", std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (auto& c : s)
+    if (c == '\0') c = ' ';
+  return s;
+}
+
+// Every regular file under `dir` whose bytes contain `needle`.
+std::vector<std::string> files_containing(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> hits;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return hits;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string p = dir + "/" + name;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      auto sub = files_containing(p, needle);
+      hits.insert(hits.end(), sub.begin(), sub.end());
+    } else if (S_ISREG(st.st_mode) && cutover::util::read_file(p).find(needle) != std::string::npos) {
+      hits.push_back(p);
+    }
+  }
+  ::closedir(d);
+  return hits;
+}
+
+}  // namespace
+
+TEST_CASE("pg step types are registered with complete schemas", "[pg]") {
+  for (const char* name : {"check.pg", "pg.query", "pg.sql", "pg.dump", "pg.restore"}) {
+    const auto* t = cutover::steps::find_step_type(name);
+    REQUIRE(t != nullptr);
+    json schema = json::parse(t->params_schema);
+    CHECK(schema["additionalProperties"] == false);
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it)
+      CHECK(it.value().contains("description"));
+    CHECK(t->secret_params == std::vector<std::string>{"password"});
+    CHECK_FALSE(t->remote);
+  }
+  CHECK(cutover::steps::find_step_type("pg.sql")->undo_param == "down");
+  CHECK(cutover::steps::find_step_type("pg.restore")->undo_discards_data);
+  CHECK(cutover::steps::find_step_type("pg.restore")->resume == cutover::steps::Resume::yes);
+}
+
+TEST_CASE("check.pg and pg.query", "[pg]") {
+  StepHarness h;
+  cluster().seed("q_src", 1000);
+  auto check = h.make("check.pg", with(conn_params("q_src"), {{"min_version", "13"}}));
+  json out = check->apply(h.ctx(), nullptr);
+  CHECK(out["server_version"].get<std::string>().rfind("15.", 0) == 0);
+  auto too_new = h.make("check.pg", with(conn_params("q_src"), {{"min_version", "99"}}));
+  CHECK_THROWS_WITH(too_new->apply(h.ctx(), nullptr), Catch::Contains("older than 99"));
+
+  auto q = h.make("pg.query", with(conn_params("q_src"), {{"sql", "SELECT count(*) FROM orders"},
+                                                          {"expect", {{"value", 1000}}}}));
+  CHECK(q->apply(h.ctx(), nullptr)["value"] == "1000");
+  auto bad = h.make("pg.query", with(conn_params("q_src"), {{"sql", "SELECT count(*) FROM orders"},
+                                                            {"expect", {{"rows", 2}}}}));
+  CHECK_THROWS_WITH(bad->apply(h.ctx(), nullptr), Catch::Contains("expected 2 rows"));
+
+  cluster().seed("q_other", 999);
+  auto cmp = h.make("pg.query",
+                    with(conn_params("q_src"),
+                         {{"sql", "SELECT count(*) FROM orders"},
+                          {"compare_with", conn_params("q_other")}}));
+  CHECK_THROWS_WITH(cmp->apply(h.ctx(), nullptr), Catch::Contains("results differ"));
+  auto wrong = h.make("check.pg", {{"dsn", cluster().dsn("q_src")}, {"password", "not-it-at-all"}});
+  CHECK_THROWS_WITH(wrong->apply(h.ctx(), nullptr), Catch::Contains("cannot connect to app@127.0.0.1"));
+}
+
+TEST_CASE("pg.dump then pg.restore into a new database reproduces it exactly", "[pg]") {
+  StepHarness h;
+  cluster().seed("rt_src", 100000);
+  json d = dump(h, "rt_src");
+  std::string id = d["artifact"];
+  CHECK(h.artifacts().meta(id)["compression"] == "zstd");
+  CHECK(d["server_version"].get<std::string>().rfind("15.", 0) == 0);
+  CHECK(d["bytes"].get<uint64_t>() == h.artifacts().stored_size(id));
+
+  auto restore = h.make("pg.restore", with(conn_params("rt_dst"),
+                                           {{"artifact", id}, {"create_database", true}}));
+  json cp = restore->checkpoint(h.ctx());
+  CHECK(cp["existed"] == false);
+  json out = restore->apply(h.ctx(), cp);
+  CHECK(out["tables"] == 4);
+  CHECK(out["rows"] == 100000 + 10000 + 500 + 100);
+  CHECK(cluster().schema_dump("rt_dst") == cluster().schema_dump("rt_src"));
+  CHECK(cluster().table_stats("rt_dst") == cluster().table_stats("rt_src"));
+  CHECK(cluster().psql("rt_dst", "SELECT last_value FROM invoice_no") == "1004\n");
+  // The step's own fingerprint agrees (it ignores which server-side oids things got).
+  json fa = restore->fingerprint(h.ctx()).begin().value();
+  auto src = h.make("pg.restore", with(conn_params("rt_src"), {{"artifact", id}}));
+  CHECK(fa == src->fingerprint(h.ctx()).begin().value());
+
+  SECTION("directory and plain formats too") {
+    for (std::string format : {"directory", "plain"}) {
+      json extra = {{"format", format}};
+      if (format == "directory") extra["jobs"] = 2;
+      json dd = dump(h, "rt_src", extra);
+      std::string db = "rt_" + format;
+      auto r = h.make("pg.restore", with(conn_params(db), {{"artifact", dd["artifact"]},
+                                                           {"create_database", true}}));
+      r->apply(h.ctx(), r->checkpoint(h.ctx()));
+      CHECK(cluster().table_stats(db) == cluster().table_stats("rt_src"));
+      CHECK(cluster().schema_dump(db) == cluster().schema_dump("rt_src"));
+    }
+  }
+}
+
+TEST_CASE("undo of pg.restore puts the target back exactly", "[pg]") {
+  StepHarness h;
+  cluster().seed("un_src", 20000);
+  std::string id = dump(h, "un_src")["artifact"];
+
+  SECTION("into an existing, different database") {
+    cluster().seed("un_dst", 3000);
+    cluster().psql_script("un_dst",
+                          "CREATE TABLE only_here (k int PRIMARY KEY, v text);"
+                          "INSERT INTO only_here SELECT g, 'v' || g FROM generate_series(1, 50) g;"
+                          "UPDATE customers SET name = 'renamed' WHERE id < 20;");
+    auto before_stats = cluster().table_stats("un_dst");
+    auto before_schema = cluster().schema_dump("un_dst");
+    auto step = h.make("pg.restore", with(conn_params("un_dst"), {{"artifact", id}}));
+    json fp_before = step->fingerprint(h.ctx());
+    json cp = step->checkpoint(h.ctx());
+    REQUIRE(cp["existed"] == true);
+    step->apply(h.ctx(), cp);
+    // Replace: objects only in the target are gone, the data is the dump's.
+    CHECK(cluster().table_stats("un_dst") == cluster().table_stats("un_src"));
+    CHECK(step->fingerprint(h.ctx()) != fp_before);
+
+    step->undo(h.ctx(), cp);
+    CHECK(cluster().table_stats("un_dst") == before_stats);
+    CHECK(cluster().schema_dump("un_dst") == before_schema);
+    CHECK(step->fingerprint(h.ctx()) == fp_before);
+    step->undo(h.ctx(), cp);  // idempotent
+    CHECK(step->fingerprint(h.ctx()) == fp_before);
+  }
+
+  SECTION("into a new database: undo drops it") {
+    auto step = h.make("pg.restore", with(conn_params("un_new"),
+                                          {{"artifact", id}, {"create_database", true}}));
+    json fp_before = step->fingerprint(h.ctx());
+    CHECK(fp_before.begin().value() == "absent");
+    json cp = step->checkpoint(h.ctx());
+    step->apply(h.ctx(), cp);
+    CHECK(cluster().db_exists("un_new"));
+    step->undo(h.ctx(), cp);
+    CHECK_FALSE(cluster().db_exists("un_new"));
+    CHECK(step->fingerprint(h.ctx()) == fp_before);
+  }
+
+  SECTION("a missing target without create_database is refused before anything changes") {
+    auto step = h.make("pg.restore", with(conn_params("un_absent"), {{"artifact", id}}));
+    json cp = step->checkpoint(h.ctx());
+    CHECK_THROWS_WITH(step->apply(h.ctx(), cp), Catch::Contains("create_database"));
+    CHECK_FALSE(cluster().db_exists("un_absent"));
+  }
+}
+
+TEST_CASE("merge twice changes nothing the second time and never duplicates", "[pg]") {
+  StepHarness h;
+  cluster().seed("mg_src", 5000);
+  std::string first = dump(h, "mg_src")["artifact"];
+  auto replace = h.make("pg.restore", with(conn_params("mg_dst"),
+                                           {{"artifact", first}, {"create_database", true}}));
+  replace->apply(h.ctx(), replace->checkpoint(h.ctx()));
+  // The target gains rows of its own; the source changes rows and gains new ones.
+  cluster().psql_script("mg_dst", "INSERT INTO customers (name, email, created) VALUES "
+                                  "('local', 'local@example.test', now());");
+  cluster().psql_script("mg_src",
+                        "UPDATE orders SET qty = qty + 1, note = 'changed' WHERE id <= 100;"
+                        "INSERT INTO orders (customer_id, product_id, qty, note) "
+                        "SELECT 1, 1, 1, 'new ' || g FROM generate_series(1, 250) g;");
+  std::string second = dump(h, "mg_src")["artifact"];
+
+  SECTION("tables without a primary key are refused by name") {
+    auto m = h.make("pg.restore", with(conn_params("mg_dst"), {{"artifact", second}, {"mode", "merge"}}));
+    json cp = m->checkpoint(h.ctx());
+    auto before = cluster().table_stats("mg_dst");
+    CHECK_THROWS_WITH(m->apply(h.ctx(), cp), Catch::Contains("public.audit_log"));
+    CHECK(cluster().table_stats("mg_dst") == before);
+  }
+
+  SECTION("with a key for the table without one") {
+    json params = with(conn_params("mg_dst"), {{"artifact", second}, {"mode", "merge"},
+                                               {"keys", {{"public.audit_log", {"at"}}}}});
+    auto m1 = h.make("pg.restore", params);
+    json fp0 = m1->fingerprint(h.ctx());
+    json cp = m1->checkpoint(h.ctx());
+    json out1 = m1->apply(h.ctx(), cp);
+    CHECK(out1["tables"] == 4);
+    CHECK(out1["rows"] == 350);  // 100 changed + 250 new orders
+    auto after_first = cluster().table_stats("mg_dst");
+    CHECK(after_first["public.orders"].rows == 5000 + 250);
+    CHECK(after_first["public.customers"].rows == 500 + 1);
+    CHECK(cluster().psql("mg_dst", "SELECT count(*) FROM orders WHERE note = 'changed'") == "100\n");
+    CHECK(cluster().psql("mg_dst", "SELECT count(*) FROM customers WHERE name = 'local'") == "1\n");
+
+    auto m2 = h.make("pg.restore", params);
+    json out2 = m2->apply(h.ctx(), m2->checkpoint(h.ctx()));
+    CHECK(out2["rows"] == 0);
+    CHECK(cluster().table_stats("mg_dst") == after_first);
+
+    // Undo of the first merge puts the pre-merge target back.
+    m1->undo(h.ctx(), cp);
+    CHECK(m1->fingerprint(h.ctx()) == fp0);
+  }
+}
+
+TEST_CASE("pg.sql up/verify/down: a failing verify rolls back the earlier steps", "[pg]") {
+  StepHarness h;
+  cluster().seed("sql_db", 1000);
+  cutover::util::write_file_atomic(h.path("add_col.sql"),
+                                   "ALTER TABLE customers ADD COLUMN vip boolean DEFAULT false;\n"
+                                   "UPDATE customers SET vip = true WHERE id % 10 = 0;\n");
+  json steps_params = json::array(
+      {with(conn_params("sql_db"), {{"up", "CREATE TABLE flags (k text PRIMARY KEY, on_ boolean);"
+                                            "INSERT INTO flags VALUES ('beta', true);"},
+                                     {"verify", "SELECT count(*) = 1 FROM flags"},
+                                     {"down", "DROP TABLE IF EXISTS flags"}}),
+       with(conn_params("sql_db"), {{"up", {{"file", "add_col.sql"}}},
+                                     {"down", "ALTER TABLE customers DROP COLUMN IF EXISTS vip"},
+                                     {"transaction", false}}),
+       with(conn_params("sql_db"), {{"up", "CREATE INDEX orders_qty_idx ON orders (qty)"},
+                                     {"verify", "SELECT count(*) FROM orders WHERE qty > 100"},
+                                     {"down", "DROP INDEX IF EXISTS orders_qty_idx"}})});
+  auto schema_before = cluster().schema_dump("sql_db");
+  auto stats_before = cluster().table_stats("sql_db");
+  std::vector<std::unique_ptr<cutover::steps::Step>> steps;
+  std::vector<json> fps, cps;
+  size_t failed = 99;
+  for (size_t i = 0; i < steps_params.size(); ++i) {
+    steps.push_back(h.make("pg.sql", steps_params[i]));
+    fps.push_back(steps[i]->fingerprint(h.ctx()));
+    cps.push_back(steps[i]->checkpoint(h.ctx()));
+    try {
+      steps[i]->apply(h.ctx(), cps[i]);
+    } catch (const cutover::Error& e) {
+      CHECK(std::string(e.what()).find("verify returned '0'") != std::string::npos);
+      failed = i;
+      break;
+    }
+  }
+  REQUIRE(failed == 2);
+  CHECK(cluster().psql("sql_db", "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_qty_idx'") == "0\n");
+  CHECK(cluster().psql("sql_db", "SELECT count(*) FROM customers WHERE vip") == "10\n");
+  for (size_t i = failed + 1; i-- > 0;) {
+    steps[i]->undo(h.ctx(), cps[i]);
+    CHECK(steps[i]->fingerprint(h.ctx()) == fps[i]);
+  }
+  CHECK(cluster().schema_dump("sql_db") == schema_before);
+  CHECK(cluster().table_stats("sql_db") == stats_before);
+}
+
+TEST_CASE("a corrupt artifact is refused before the target is touched", "[pg]") {
+  StepHarness h;
+  cluster().seed("cr_src", 2000);
+  cluster().seed("cr_dst", 700);
+  std::string id = dump(h, "cr_src")["artifact"];
+  std::string path = h.artifacts().path(id);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(1000);
+    char c = 0;
+    f.get(c);
+    f.seekp(1000);
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  auto before = cluster().table_stats("cr_dst");
+  auto step = h.make("pg.restore", with(conn_params("cr_dst"), {{"artifact", id}}));
+  json cp = step->checkpoint(h.ctx());
+  CHECK_THROWS_WITH(step->apply(h.ctx(), cp), Catch::Contains("is corrupt"));
+  CHECK(cluster().table_stats("cr_dst") == before);
+}
+
+TEST_CASE("the password never reaches argv, output, logs or state files", "[pg]") {
+  StepHarness h;
+  cluster().seed("pw_src", 100000);
+  std::atomic<bool> done{false};
+  std::set<std::string> seen_tools;
+  std::vector<std::string> leaks;
+  std::thread scanner([&] {
+    while (!done) {
+      DIR* d = ::opendir("/proc");
+      while (dirent* e = ::readdir(d)) {
+        if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+        std::string cmd = read_proc_cmdline(e->d_name);
+        for (const char* tool : {"pg_dump", "pg_restore", "psql"})
+          if (cmd.rfind(tool, 0) == 0 || cmd.find(std::string("/") + tool + " ") != std::string::npos) {
+            seen_tools.insert(tool);
+            if (cmd.find(PgCluster::kPassword) != std::string::npos) leaks.push_back(cmd);
+          }
+      }
+      ::closedir(d);
+    }
+  });
+  json out;
+  std::string error_text;
+  try {
+    out = dump(h, "pw_src");
+    auto r = h.make("pg.restore", with(conn_params("pw_dst"), {{"artifact", out["artifact"]},
+                                                               {"create_database", true}}));
+    json cp = r->checkpoint(h.ctx());
+    r->apply(h.ctx(), cp);
+    r->undo(h.ctx(), cp);
+    auto bad = h.make("pg.sql", with(conn_params("pw_src"), {{"up", "SELECT nonsense("},
+                                                             {"transaction", false}}));
+    try {
+      bad->apply(h.ctx(), bad->checkpoint(h.ctx()));
+    } catch (const cutover::Error& e) {
+      error_text = std::string(e.what()) + e.hint();
+    }
+  } catch (...) {
+    done = true;
+    scanner.join();
+    throw;
+  }
+  done = true;
+  scanner.join();
+  CHECK(seen_tools.count("pg_dump"));
+  CHECK(leaks.empty());
+  CHECK_FALSE(error_text.empty());
+  CHECK(error_text.find(PgCluster::kPassword) == std::string::npos);
+  CHECK(out.dump().find(PgCluster::kPassword) == std::string::npos);
+  for (const auto& line : h.log()) CHECK(line.find(PgCluster::kPassword) == std::string::npos);
+  CHECK(files_containing(h.dir().path(), PgCluster::kPassword).empty());
+}
