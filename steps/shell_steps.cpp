@@ -10,21 +10,15 @@
 namespace cutover::steps {
 namespace {
 
+// No "definitions"/"$ref" in the schema: it may be embedded in the plan schema, where a
+// "#/..." reference would resolve against the wrong root.
 const char* const kShellSchema = R"json({
   "type": "object",
   "additionalProperties": false,
   "required": ["run"],
-  "definitions": {
-    "command": {
-      "oneOf": [
-        {"type": "string", "minLength": 1},
-        {"type": "array", "minItems": 1, "items": {"type": "string"}}
-      ]
-    }
-  },
   "properties": {
-    "run": {"$ref": "#/definitions/command", "description": "The command: a string run with /bin/sh -c (substitutions are inserted shell-quoted), or an argv list run directly."},
-    "undo": {"$ref": "#/definitions/command", "description": "Command that reverses run, in the same forms; run on rollback. It must be safe to run when run never ran or failed halfway."},
+    "run": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": {"type": "string"}}], "description": "The command: a string run with /bin/sh -c (substitutions are inserted shell-quoted), or an argv list run directly."},
+    "undo": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": {"type": "string"}}], "description": "Command that reverses run, in the same forms; run on rollback. It must be safe to run when run never ran or failed halfway."},
     "cwd": {"type": "string", "description": "Working folder for both commands (default: the folder cutover runs in, or the login folder on an SSH host)."},
     "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}, "description": "Extra environment variables for both commands."},
     "idempotent": {"type": "boolean", "default": false, "description": "Running the command twice does no harm: lets `cutover resume` run it again after a crash."},
