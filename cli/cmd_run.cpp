@@ -46,8 +46,13 @@ int cmd_resume(const Options& o) {
 
 int cmd_rollback(const Options& o) {
   executor::Reporter rep(reporter_options(o));
-  if (!o.to.empty()) throw Fatal(ExitCode::usage, "rollback --to is not available yet");
-  return static_cast<int>(executor::rollback_run(o.run, run_options(o, rep)));
+  auto ro = run_options(o, rep);
+  if (!o.to.empty()) {
+    if (!o.run.empty()) throw Fatal(ExitCode::usage, "give either RUN or --to REF, not both");
+    return static_cast<int>(executor::rollback_to(o.to, o.dry_run, ro));
+  }
+  if (o.dry_run) throw Fatal(ExitCode::usage, "--dry-run goes with --to REF");
+  return static_cast<int>(executor::rollback_run(o.run, ro));
 }
 
 }  // namespace cutover::cli

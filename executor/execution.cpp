@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 
 #include <cmath>
 #include <thread>
@@ -101,7 +102,7 @@ json Execution::record(json rec) {
   return full;
 }
 
-void Execution::start(const std::string& kind) {
+void Execution::start(const std::string& kind, const json& extra) {
   state_.create_run_dir(run_id_);
   util::make_dirs(info_.run_dir, 0700);
   util::write_file_atomic(run_dir_ + "/plan.json", plan_to_json(plan_).dump(2) + "\n", 0600);
@@ -109,7 +110,7 @@ void Execution::start(const std::string& kind) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   const char* user = std::getenv("USER");
-  record({{"event", "run.start"},
+  json rec = {{"event", "run.start"},
           {"run_id", run_id_},
           {"plan", plan_.name},
           {"kind", kind},
@@ -120,7 +121,18 @@ void Execution::start(const std::string& kind) {
           {"pid", ::getpid()},
           {"git", opts_.git},
           {"tags", opts_.tags},
-          {"steps", plan_.steps.size()}});
+          {"steps", plan_.steps.size()}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) rec[it.key()] = it.value();
+  record(rec);
+}
+
+void Execution::adopt(const StepRecord& step, const std::string& id, const std::string& from_run) {
+  json rec = {{"event", "step.checkpoint"}, {"step", id}, {"type", step.type}, {"index", step.index},
+              {"on", step.on}, {"params", step.params}, {"check", false},
+              {"rollback", step.rollback_none ? "none" : "auto"}, {"checkpoint", step.checkpoint},
+              {"fingerprint", step.fingerprint}, {"from_run", from_run}, {"from_step", step.id}};
+  record(rec);
+  record({{"event", "step.apply"}, {"step", id}, {"type", step.type}, {"adopted", true}});
 }
 
 void Execution::reopen(const RunSummary& summary) {
@@ -284,6 +296,20 @@ bool Execution::undo_step(StepRecord& rec) {
     auto step = steps::make_step({id, type, rec.on, params}, plan_.dir);
     hosts::Host& host = env_.host(rec.on);
     steps::Context ctx = context(host, util::Deadline::after(plan_.default_timeout));
+    const steps::StepType* t = steps::find_step_type(type);
+    if (opts_.safety_snapshots && t && t->undo_discards_data) {
+      // What this undo is about to discard, kept first: its own checkpoint of the present.
+      json safety = step->checkpoint(ctx);
+      std::vector<std::string> ids;
+      std::function<void(const json&)> scan = [&](const json& j) {
+        if (j.is_string() && j.get_ref<const std::string&>().rfind("sha256:", 0) == 0) ids.push_back(j.get<std::string>());
+        else if (j.is_structured()) for (const auto& x : j) scan(x);
+      };
+      scan(safety);
+      record({{"event", "safety.snapshot"}, {"step", id}, {"type", type}, {"artifacts", ids}, {"checkpoint", safety}});
+      if (opts_.reporter)
+        for (const auto& a : ids) opts_.reporter->note("    safety snapshot of " + id + " before undo: " + a);
+    }
     step->undo(ctx, rec.checkpoint);
     bool verified = false;
     if (!rec.fingerprint.is_null()) {

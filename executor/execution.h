@@ -25,7 +25,7 @@ class Execution {
             std::string run_id, RunEnv& env);
 
   /// Creates the run folder, writes plan.json and the run.start record.
-  void start(const std::string& kind);
+  void start(const std::string& kind, const nlohmann::json& extra = nlohmann::json::object());
   /// Re-opens an existing run's journal (resume / rollback of an interrupted run).
   void reopen(const RunSummary& summary);
 
@@ -37,6 +37,10 @@ class Execution {
 
   /// Writes run.end (and the release on success), the reports; returns the exit code.
   ExitCode finish(const std::string& status, ExitCode code);
+
+  /// Copies a step of an earlier run (its params, checkpoint and fingerprint) into this run's
+  /// journal under `id`, as applied: rollback() will then undo it (rollback --to).
+  void adopt(const StepRecord& step, const std::string& id, const std::string& from_run);
 
   /// Journals a record and shows it.
   nlohmann::json record(nlohmann::json rec);

@@ -84,14 +84,17 @@ void Reporter::event(const json& rec) {
   if (ev == "run.start") {
     total_steps_ = rec.value("steps", 0);
     std::string kind = rec.value("kind", "apply");
-    human(paint("cutover " + kind, kBold) + " " + rec.value("plan", "") + "  run " +
-          rec.value("run_id", "") + "  (" + std::to_string(total_steps_) + " steps)\n");
+    std::string what = kind == "rollback" ? "to r" + std::to_string(rec.value("to", 0))
+                                          : std::to_string(total_steps_) + " steps";
+    if (opts_.verbosity >= 0)
+      human(paint("cutover " + kind, kBold) + " " + rec.value("plan", "") + "  run " +
+            rec.value("run_id", "") + "  (" + what + ")\n");
   } else if (ev == "run.resume") {
     human("resuming run " + rec.value("run_id", "") + "\n");
   } else if (ev == "step.apply") {
     current_step_ = id;
     progress_start_ = last_progress_ = std::chrono::steady_clock::now();
-    if (opts_.verbosity > 0 || !opts_.terminal)
+    if (!rec.value("adopted", false) && opts_.verbosity >= 0 && (opts_.verbosity > 0 || !opts_.terminal))
       human(paint("  … ", kDim) + "[" + std::to_string(rec.value("index", 0) + 1) + "/" +
             std::to_string(total_steps_) + "] " + label + "\n");
   } else if (ev == "step.done") {

@@ -6,6 +6,7 @@
 #include "checkpoints/lock.h"
 #include "executor/execution.h"
 #include "executor/plan_json.h"
+#include "executor/releases.h"
 #include "executor/runs.h"
 #include "steps/registry.h"
 #include "util/cancel.h"
@@ -14,6 +15,8 @@
 namespace cutover::executor {
 
 using nlohmann::json;
+
+void mark_rolled_back(checkpoints::StateStore& state, const RunSummary& run);
 
 namespace {
 
@@ -160,6 +163,7 @@ ExitCode resume_run(const std::string& run_arg, const RunOptions& opts) {
   }
   RunSummary summary = load_run(*state, run_id);
   if (!summary.warning.empty()) opts.reporter->warn(summary.warning);
+  if (summary.kind == "rollback" && !summary.settled()) return rollback_run(run_id, opts);  // finish it
   Plan plan = plan_from_json(json::parse(util::read_file(state->run_dir(run_id) + "/plan.json")));
   RunEnv env(plan);
   auto lock = take_lock(*state, plan.name, opts);
@@ -208,9 +212,21 @@ ExitCode rollback_run(const std::string& run_arg, const RunOptions& opts) {
                   pending.front().warning +
                       "\nhint: inspect the journal; its checkpoints and artifacts are still there");
     if (!pending.empty()) run_id = pending.front().run_id;
-    if (run_id.empty())
-      throw Fatal(ExitCode::usage, "no interrupted or failed run in " + state->root() +
-                                       "; to undo releases use `cutover rollback --to REF`");
+    if (run_id.empty()) {
+      // Nothing needs attention: undo the latest release (SPEC §2), i.e. roll back to the one before.
+      auto releases = list_releases(*state);
+      std::vector<Release> live;
+      for (const auto& r : releases)
+        if (r.live()) live.push_back(r);
+      if (live.empty()) throw Fatal(ExitCode::usage, "nothing to roll back in " + state->root() + ": no failed run, no release");
+      std::string plan = live.back().plan;
+      int previous = 0;
+      for (const auto& r : live)
+        if (r.plan == plan && r.revision < live.back().revision) previous = std::max(previous, r.revision);
+      opts.reporter->note("no run needs attention: undoing the latest release, r" + std::to_string(live.back().revision) +
+                          " of " + plan);
+      return rollback_to(previous ? std::to_string(previous) : "0", false, opts);
+    }
   } else {
     run_id = find_run(*state, run_arg);
   }
@@ -234,7 +250,9 @@ ExitCode rollback_run(const std::string& run_arg, const RunOptions& opts) {
   auto holder = me(plan.name);
   holder.run_id = run_id;
   lock.update(holder);
-  Execution ex(plan, opts, *state, run_id, env);
+  RunOptions ro = opts;
+  ro.safety_snapshots = summary.kind == "rollback";
+  Execution ex(plan, ro, *state, run_id, env);
   ex.reopen(summary);
   ex.record({{"event", "run.resume"}, {"run_id", run_id}, {"for", "rollback"}});
   util::defer_interrupts(true);
@@ -245,6 +263,7 @@ ExitCode rollback_run(const std::string& run_arg, const RunOptions& opts) {
     say_what_is_left(ex, *opts.reporter);
     return code;
   }
+  if (summary.kind == "rollback") mark_rolled_back(*state, ex.summary());
   return ex.finish("rolled_back", ExitCode::ok);
 }
 

@@ -25,6 +25,9 @@ struct RunOptions {
   nlohmann::json git = nlohmann::json::object();  // repo, commit, tags, dirty
   std::string report_file, junit_file, html_file;
   Reporter* reporter = nullptr;
+  /// Before an undo that discards data written since (a database or folder restore), capture
+  /// the current state as a fresh artifact and print its id (rollback --to).
+  bool safety_snapshots = false;
 };
 
 /// Runs a plan; on failure rolls back every completed step, newest first.
@@ -36,5 +39,10 @@ ExitCode resume_run(const std::string& run_id, const RunOptions& opts);
 /// Undoes an interrupted or failed run from its checkpoints; "" = the newest run that needs
 /// attention, or else the latest release.
 ExitCode rollback_run(const std::string& run_id, const RunOptions& opts);
+
+/// Undoes every live release of REF's plan after REF, newest first, each from its own
+/// checkpoints, as one new run (journaled, locked, resumable with `rollback RUN`). With
+/// `dry_run` lists every undo action, marking those that discard data written since.
+ExitCode rollback_to(const std::string& ref, bool dry_run, const RunOptions& opts);
 
 }  // namespace cutover::executor
