@@ -84,6 +84,14 @@ ExitCode dry_run(const Plan& plan, const PlanOptions& opts) {
       if (!p.detail.empty()) text += indented(p.detail, "      ");
       rep.plan_line(item, text);
     } catch (const std::exception& e) {
+      if (check && changes > 0) {
+        // The earlier steps have not run: a check of what they will create (a database, a
+        // file) cannot pass yet. Say so, but do not call the plan broken.
+        item["status"] = "fails_now";
+        item["error"] = e.what();
+        rep.plan_line(item, "  ? " + label + ": fails now, before the steps above have run: " + e.what() + "\n");
+        continue;
+      }
       ++failures;
       item["status"] = check ? "fails" : "error";
       item["error"] = e.what();

@@ -109,6 +109,9 @@ void Reporter::event(const json& rec) {
   } else if (ev == "rollback.start") {
     human(paint("rolling back", kYellow) + " " + std::to_string(rec.value("steps", 0)) +
           " step(s), newest first\n");
+  } else if (ev == "step.undo") {
+    current_step_ = id;
+    progress_start_ = last_progress_ = std::chrono::steady_clock::now();
   } else if (ev == "step.undone") {
     human(paint("  ↩ ", kYellow) + "undone " + label + "  " + paint(seconds_text(rec.value("seconds", 0.0)), kDim) +
           (rec.value("verified", false) ? "  verified" : "") + "\n");
