@@ -35,10 +35,10 @@ const char* const kCheckSchema = R"({
       "type": "object", "additionalProperties": false,
       "description": "What the answer must look like.",
       "properties": {
-        "status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}],
+        "status": {"type": ["integer", "array"], "items": {"type": "integer"}, "minItems": 1,
                    "description": "Accepted HTTP status, or a list of them (default 200)."},
         "body_contains": {"type": "string", "description": "Text the response body must contain."},
-        "json": {"type": "object", "propertyNames": {"pattern": "^/"},
+        "json": {"type": "object", "patternProperties": {"^/": {}}, "additionalProperties": false,
                  "description": "JSON pointer -> expected value, e.g. {/status: ok}; compared with type (\"3\" is not 3)."}
       }
     },
@@ -63,7 +63,7 @@ const char* const kRequestSchema = R"({
                 "description": "Request headers, name: value (values may use ${secrets.NAME})."},
     "body": {"type": ["string", "object", "array"],
              "description": "Request body; a map or list is sent as JSON with Content-Type: application/json."},
-    "expect_status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}],
+    "expect_status": {"type": ["integer", "array"], "items": {"type": "integer"}, "minItems": 1,
                       "description": "Accepted HTTP status or list of them (default: any 2xx)."},
     "timeout": {"type": ["string", "number"], "description": "Time limit of the request (duration, default 30s)."},
     "tls_verify": {"type": "boolean", "default": true, "description": "Verify the server's TLS certificate and name (default true)."},
@@ -77,7 +77,7 @@ const char* const kRequestSchema = R"({
         "headers": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
                     "description": "Headers of the undo request (default: the step's headers)."},
         "body": {"type": ["string", "object", "array"], "description": "Body of the undo request."},
-        "expect_status": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}],
+        "expect_status": {"type": ["integer", "array"], "items": {"type": "integer"}, "minItems": 1,
                           "description": "Accepted status of the undo request (default: any 2xx)."}
       }
     }

@@ -37,12 +37,13 @@ const char* const kSchema = R"({
     "wait": {"type": ["string", "number"],
              "description": "How long to wait for the wanted state before failing (duration, default 30s)."}
   },
-  "allOf": [
-    {"if": {"properties": {"manager": {"const": "compose"}}, "required": ["manager"]},
-     "then": {"required": ["project_dir"]}},
-    {"if": {"properties": {"manager": {"const": "command"}}, "required": ["manager"]},
-     "then": {"required": ["start"], "anyOf": [{"required": ["status"]}, {"required": ["pidfile"]}]}}
-  ]
+  "if": {"properties": {"manager": {"const": "command"}}, "required": ["manager"]},
+  "then": {"required": ["start"], "if": {"required": ["status", "stop"]}, "else": {"required": ["pidfile"]}},
+  "else": {
+    "properties": {"start": {"not": {}}, "stop": {"not": {}}, "status": {"not": {}}, "pidfile": {"not": {}}, "log": {"not": {}}},
+    "if": {"properties": {"manager": {"const": "compose"}}, "required": ["manager"]},
+    "then": {"required": ["project_dir"]}
+  }
 })";
 
 enum class Action { stop, start, restart };

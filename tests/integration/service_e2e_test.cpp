@@ -97,6 +97,14 @@ TEST_CASE("e2e: stop, reconfigure, start and health-check a real service", "[ser
   const std::string new_config = R"({"message": "v2", "status": "ok"})";
   write_file(t / "plan.yaml", reconfigure_plan(app, new_config));
 
+  // The dry run shows each service's current -> wanted state and changes nothing.
+  CliResult dry = run_cutover({"plan", t / "plan.yaml", "--state", t / "state"});
+  INFO(dry.all());
+  CHECK(dry.exit_code == 0);
+  CHECK_THAT(dry.all(), Catch::Contains("stop service fake-app (command): running -> stopped"));
+  CHECK_THAT(dry.all(), Catch::Contains("start service fake-app (command): already running (nothing to do)"));
+  CHECK(get_body(app.url("/")) == kOldConfig);
+
   CliResult r = run_cutover({"apply", t / "plan.yaml", "--state", t / "state"});
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
