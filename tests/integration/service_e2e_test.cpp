@@ -133,7 +133,7 @@ TEST_CASE("e2e: a bad config fails the health check and rollback restores the ol
   CHECK(read_file(app.pidfile) != old_pid);  // a new process: it was stopped and started again
 }
 
-TEST_CASE("e2e: a service that cannot bind its port fails with its log's last lines",
+TEST_CASE("e2e: a service that cannot bind its port fails with its log and the port-in-use hint",
           "[service][e2e][known-errors]") {
   TempDir t;
   App app(t);
@@ -150,4 +150,6 @@ TEST_CASE("e2e: a service that cannot bind its port fails with its log's last li
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.all(), Catch::Contains("is still stopped after 3s, expected running"));
   CHECK_THAT(r.all(), Catch::Contains("Address already in use"));
+  // ... and the known-errors base explains it.
+  CHECK_THAT(r.all(), Catch::Contains("Another process already listens on the port"));
 }
