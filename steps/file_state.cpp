@@ -75,7 +75,9 @@ std::string target_path(Context& ctx, const std::string& path) {
   if (path[0] == '/') return path;
   if (!ctx.host.is_local())
     throw Error("path '" + path + "' on host " + ctx.host.name() + " must be absolute");
-  return util::join_path(ctx.run.plan_dir.empty() ? "." : ctx.run.plan_dir, path);
+  std::string rel = path;
+  while (rel.rfind("./", 0) == 0) rel = rel.substr(2);
+  return util::join_path(ctx.run.plan_dir.empty() ? "." : ctx.run.plan_dir, rel);
 }
 
 std::string follow_symlinks(hosts::Host& host, const std::string& path) {

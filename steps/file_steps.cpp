@@ -153,7 +153,7 @@ class FileWrite final : public Step {
   }
   static std::string describe_size(const std::string& want, const util::Diff& d) {
     if (d.binary) return std::to_string(want.size()) + " bytes";
-    return std::to_string(d.added) + " lines";
+    return std::to_string(d.added) + (d.added == 1 ? " line" : " lines");
   }
 
   json with_;
@@ -207,10 +207,10 @@ class FileReplace final : public Step {
       ++files;
       p.detail += util::file_diff(cur.bytes, text, "a" + path, "b" + path).text;
     }
-    p.changes = total > 0;
+    p.changes = total > 0 || !note.empty();
     p.summary = "replace " + std::to_string(total) + " occurrence" + (total == 1 ? "" : "s") +
                 " in " + std::to_string(files) + " file" + (files == 1 ? "" : "s");
-    if (total < expect_min_) {
+    if (total < expect_min_ && note.empty()) {
       p.summary += " (fewer than expect_min " + std::to_string(expect_min_) + ": apply would fail)";
     }
     p.summary += note;
