@@ -217,7 +217,7 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
       checkpoint = step->checkpoint(ctx);
       fingerprint = step->fingerprint(ctx);
     } catch (const Interrupted& e) {
-      return fail(e.what(), "", PassResult::interrupted);
+      return fail(e.what(), "", util::interrupted() ? PassResult::interrupted : PassResult::failed);
     } catch (const Error& e) {
       return fail(std::string("checkpoint: ") + e.what(), e.hint(), PassResult::failed);
     }
@@ -241,7 +241,11 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
       outputs = step->apply(ctx, checkpoint);
       break;
     } catch (const Interrupted& e) {
-      return fail(e.what(), "", PassResult::interrupted);
+      // Steps throw Interrupted for Ctrl-C and for their deadline alike: only a signal makes
+      // the run "interrupted" (exit 130); a timeout is an ordinary failure (exit 3).
+      if (util::interrupted() || !deadline.expired()) return fail(e.what(), "", PassResult::interrupted);
+      return fail(std::string(e.what()) + " (step timeout " + util::format_duration(timeout) + " reached)", "",
+                  PassResult::failed);
     } catch (const std::exception& e) {
       if (util::interrupted())
         return fail(std::string("interrupted: ") + e.what(), "", PassResult::interrupted);
