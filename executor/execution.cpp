@@ -243,9 +243,10 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
     } catch (const Interrupted& e) {
       // Steps throw Interrupted for Ctrl-C and for their deadline alike: only a signal makes
       // the run "interrupted" (exit 130); a timeout is an ordinary failure (exit 3).
-      if (util::interrupted() || !deadline.expired()) return fail(e.what(), "", PassResult::interrupted);
-      return fail(std::string(e.what()) + " (step timeout " + util::format_duration(timeout) + " reached)", "",
-                  PassResult::failed);
+      if (util::interrupted()) return fail(e.what(), "", PassResult::interrupted);
+      return fail(std::string(e.what()) +
+                      (deadline.expired() ? " (step timeout " + util::format_duration(timeout) + " reached)" : ""),
+                  "", PassResult::failed);
     } catch (const std::exception& e) {
       if (util::interrupted())
         return fail(std::string("interrupted: ") + e.what(), "", PassResult::interrupted);
