@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPEC §9: `transfer` of a 1 GiB file to a loopback sshd against OpenSSH scp, in one run.
+#   bench/transfer_bench.sh [ROUNDS] [SIZE_MIB]     (defaults: 3 rounds, 1024 MiB)
+# Starts a throwaway sshd on 127.0.0.1 (generated keys, temp config), then alternates
+# `scp` and `cutover apply` (a one-step transfer plan) ROUNDS times, and prints each side's
+# median throughput, the ratio (target >= 0.9x scp) and cutover's peak RSS (target <= 64 MiB,
+# from /usr/bin/time -v). Also measures `verify: false`, to show what the end-to-end sha256
+# costs. Uses the release build ./build/cutover (scripts/setup.sh release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+size_mib=${2:-1024}
+bin=${CUTOVER:-$PWD/build/cutover}
+[ -x "$bin" ] || { echo "transfer_bench: $bin missing: run scripts/setup.sh release" >&2; exit 1; }
+[ -x /usr/sbin/sshd ] && [ -x /usr/bin/time ] || { echo "transfer_bench: needs openssh-server and time" >&2; exit 1; }
+
+out=$PWD/bench/out/transfer
+rm -rf "$out"; mkdir -p "$out"
+trap 'kill "$(cat "$out/sshd.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$out/src.bin" "$out"/dest*' EXIT
+
+# --- a loopback sshd ------------------------------------------------------------------
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$out/host_key"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$out/client_key"
+cp "$out/client_key.pub" "$out/authorized_keys"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$out/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $out/host_key
+PidFile $out/sshd.pid
+AuthorizedKeysFile $out/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+Subsystem sftp internal-sftp
+EOF
+[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
+/usr/sbin/sshd -f "$out/sshd_config" -E "$out/sshd.log"
+for _ in $(seq 50); do [ -s "$out/sshd.pid" ] && break; sleep 0.1; done
+echo "[127.0.0.1]:$port $(cat "$out/host_key.pub")" > "$out/known_hosts"
+user=$(id -un)
+
+echo "transfer_bench: writing a ${size_mib} MiB source file"
+head -c "$((size_mib * 1048576))" /dev/urandom > "$out/src.bin"
+bytes=$(stat -c %s "$out/src.bin")
+
+plan() {  # plan FILE VERIFY
+  cat > "$1" <<EOF
+version: 1
+name: transfer-bench
+hosts:
+  bench:
+    address: 127.0.0.1
+    port: $port
+    user: $user
+    identity_file: $out/client_key
+    host_key: strict
+    known_hosts: $out/known_hosts
+steps:
+  - id: copy
+    type: transfer
+    with: { src: "$out/src.bin", dest: "bench:$out/dest-cutover.bin", verify: $2 }
+EOF
+}
+plan "$out/plan.yaml" true
+plan "$out/plan-noverify.yaml" false
+
+now() { date +%s.%N; }
+scp_run() {
+  rm -f "$out/dest-scp.bin"
+  local t0; t0=$(now)
+  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$out/dest-scp.bin"
+  echo "$(now) - $t0" | bc
+}
+cutover_run() {  # cutover_run PLAN -> "seconds rss_kib"
+  rm -rf "$out"/dest-cutover.bin* "$out/state"
+  /usr/bin/time -v -o "$out/time.txt" "$bin" apply "$1" --state "$out/state" --auto-approve \
+    > "$out/apply.log" 2>&1 || { echo "transfer_bench: cutover apply failed:" >&2; cat "$out/apply.log" >&2; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$out/time.txt" |
+    awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
+  echo "$wall $rss"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+scp_times=(); cut_times=(); nov_times=(); peak=0
+for r in $(seq "$rounds"); do
+  s=$(scp_run); scp_times+=("$s")
+  read -r c rss < <(cutover_run "$out/plan.yaml"); cut_times+=("$c"); [ "$rss" -gt "$peak" ] && peak=$rss
+  read -r n rss < <(cutover_run "$out/plan-noverify.yaml"); nov_times+=("$n"); [ "$rss" -gt "$peak" ] && peak=$rss
+  printf 'round %d: scp %.2fs, cutover %.2fs, cutover verify:false %.2fs\n' "$r" "$s" "$c" "$n"
+done
+cmp -s "$out/src.bin" "$out/dest-scp.bin" || { echo "transfer_bench: scp copy differs" >&2; exit 1; }
+
+scp_s=$(printf '%s\n' "${scp_times[@]}" | median)
+cut_s=$(printf '%s\n' "${cut_times[@]}" | median)
+nov_s=$(printf '%s\n' "${nov_times[@]}" | median)
+mbps() { echo "scale=1; $bytes / 1000000 / $1" | bc; }
+echo "size:                 $bytes bytes, $rounds rounds (medians)"
+echo "scp:                  $(mbps "$scp_s") MB/s"
+echo "cutover transfer:     $(mbps "$cut_s") MB/s  (whole apply: connect, sha256 both ends)"
+echo "cutover verify:false: $(mbps "$nov_s") MB/s"
+echo "ratio vs scp:         $(echo "scale=2; $scp_s / $cut_s" | bc)x   (target >= 0.9x)"
+echo "ratio verify:false:   $(echo "scale=2; $scp_s / $nov_s" | bc)x"
+echo "cutover peak RSS:     $((peak / 1024)) MiB  (target <= 64 MiB)"
