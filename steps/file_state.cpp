@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/redact.h"
 
 namespace cutover::steps {
 namespace {
@@ -130,7 +131,10 @@ json capture_file(Context& ctx, hosts::Host& host, const std::string& path,
                 {"mode", mode_string(cur.mode)},
                 {"sha256", util::sha256_hex(cur.bytes)},
                 {"size", cur.bytes.size()}};
-  if (cur.bytes.size() <= kInlineLimit) saved["inline"] = util::base64_encode(cur.bytes);
+  // Content holding a registered secret never goes into the journal (SPEC §8), even
+  // base64-encoded: it goes to the private artifact store like large content.
+  bool has_secret = util::redact(cur.bytes) != cur.bytes;
+  if (cur.bytes.size() <= kInlineLimit && !has_secret) saved["inline"] = util::base64_encode(cur.bytes);
   else saved["artifact"] = ctx.artifacts.put(cur.bytes, "file " + type);
   return saved;
 }

@@ -5,7 +5,8 @@
 //   {"path": P, "state": "absent"}                                  nothing was there
 //   {"path": P, "state": "file", "mode": "0644", "sha256": H,
 //    "size": N, "inline": BASE64}      (files up to 64 KiB)        a regular file
-//   {"path": P, "state": "file", ..., "artifact": "sha256:..."}     larger files, in the store
+//   {"path": P, "state": "file", ..., "artifact": "sha256:..."}     larger files, and files
+//                                      holding a registered secret, in the artifact store
 // Restoring is idempotent: a file already holding the saved bytes and mode is not rewritten.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include "tests/support/step_harness.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/redact.h"
 
 using cutover::Error;
 using nlohmann::json;
@@ -212,4 +213,19 @@ TEST_CASE("file.replace fails before writing when expect_min is not met", "[file
   auto missing = h.make("file.replace", {{"paths", h.path("nope.txt")}, {"find", "a"}, {"replace", "b"}});
   CHECK_THAT(missing->plan(h.ctx()).summary, Catch::Contains("nope.txt") && Catch::Contains("earlier step"));
   CHECK_THROWS_WITH(missing->checkpoint(h.ctx()), Catch::Contains("nope.txt") && Catch::Contains("does not exist"));
+}
+
+TEST_CASE("file.write keeps prior content holding a secret out of the journal", "[file-steps][steps-builtin]") {
+  t::StepHarness h;
+  std::string path = h.path(".env");
+  t::write_file(path, "DB_PASSWORD=hunter2-secret\n", 0600);
+  cutover::util::register_secret("hunter2-secret");
+  auto step = h.make("file.write", {{"path", path}, {"content", "DB_PASSWORD=other\n"}});
+  json cp = step->checkpoint(h.ctx());
+  cutover::util::clear_secrets();
+  CHECK(cp["file"].contains("artifact"));
+  CHECK_FALSE(cp["file"].contains("inline"));
+  step->apply(h.ctx(), cp);
+  step->undo(h.ctx(), cp);
+  CHECK(t::read_file(path) == "DB_PASSWORD=hunter2-secret\n");
 }
