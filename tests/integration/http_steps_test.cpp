@@ -1,11 +1,16 @@
 // http.check and http.request against a real HTTP server on loopback
 // (tests/support/http_server.h), driven through the shared StepHarness.
+#include <signal.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "executor/known_errors.h"
 #include "tests/support/http_server.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
+#include "util/process.h"
 
 using cutover::Error;
 using cutover::Interrupted;
@@ -188,4 +193,67 @@ TEST_CASE("a port conflict in a failure's output yields the port-in-use hint", "
   REQUIRE_FALSE(hints.empty());
   CHECK(hints[0].id == "port-in-use");
   CHECK_THAT(hints[0].fix, Catch::Contains("ss -ltnp"));
+}
+
+namespace {
+
+// A real HTTPS server: python's http.server behind a fresh self-signed certificate for
+// 127.0.0.1, started in the background and killed at the end.
+struct HttpsServer {
+  explicit HttpsServer(const std::string& dir) : port(cutover::testing::free_port()), ca(dir + "/cert.pem") {
+    std::string key = dir + "/key.pem", script = dir + "/https.py";
+    cutover::util::ProcessSpec gen;
+    gen.argv = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-days", "1", "-keyout", key, "-out", ca};
+    auto g = cutover::util::run_process(gen);
+    REQUIRE(g.ok());
+    cutover::testing::write_file(script,
+        "import http.server, ssl, sys, os\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers()\n"
+        "        self.wfile.write(b'ok')\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)\n"
+        "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+        "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+        "open(sys.argv[4], 'w').write(str(os.getpid()))\n"
+        "s.serve_forever()\n");
+    pidfile = dir + "/https.pid";
+    std::string py = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    cutover::util::ProcessSpec run;
+    run.argv = {"/bin/sh", "-c", "setsid " + py + " " + script + " " + std::to_string(port) + " " + ca +
+                                     " " + key + " " + pidfile + " </dev/null >/dev/null 2>&1 &"};
+    REQUIRE(cutover::util::run_process(run).ok());
+    for (int i = 0; i < 100 && !cutover::testing::exists(pidfile); ++i)
+      std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(100ms);
+  }
+  ~HttpsServer() {
+    std::string pid = cutover::testing::exists(pidfile) ? cutover::testing::read_file(pidfile) : "";
+    if (!pid.empty()) ::kill(std::stoi(pid), SIGKILL);
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/"; }
+  int port;
+  std::string ca, pidfile;
+};
+
+}  // namespace
+
+TEST_CASE("http.check verifies TLS: a self-signed server fails unless its CA is given", "[http]") {
+  StepHarness h;
+  HttpsServer server(h.dir().path());
+  auto strict = h.make("http.check", {{"url", server.url()}, {"attempts", 20}, {"interval", "100ms"},
+                                      {"expect", {{"status", 200}}}});
+  std::string msg = failure_of(*strict, h);
+  CHECK_THAT(msg, Catch::StartsWith("GET " + server.url() + ": TLS: SSL certificate problem"));
+  auto hints = cutover::executor::match_known_errors(msg);
+  REQUIRE_FALSE(hints.empty());
+  CHECK(hints[0].id == "tls-verification-failed");
+
+  auto with_ca = h.make("http.check", {{"url", server.url()}, {"ca_file", "cert.pem"}});
+  CHECK(failure_of(*with_ca, h).empty());  // ca_file is relative to the plan's folder
+  auto unverified = h.make("http.check", {{"url", server.url()}, {"tls_verify", false}});
+  CHECK(failure_of(*unverified, h).empty());
 }
