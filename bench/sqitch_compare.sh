@@ -68,8 +68,8 @@ sqitch_revert=$(echo "$t1 - $t0" | bc)
 cd "$cr"; t0=$(now); "$cutover" rollback --to v1 --state "$work/state" -q >/dev/null; t1=$(now)
 cutover_revert=$(echo "$t1 - $t0" | bc)
 
-dump() { pg_dump -s -h 127.0.0.1 -p "$port" -U postgres "$1" | grep -v -E '^(--|\\restrict|\\unrestrict)'; }
-a=$(dump via_sqitch | grep -v -i sqitch); b=$(dump via_cutover)
+dump() { pg_dump -s -N sqitch -h 127.0.0.1 -p "$port" -U postgres "$1" | grep -v -E '^(--|\\restrict|\\unrestrict)'; }
+a=$(dump via_sqitch); b=$(dump via_cutover)
 printf 'deploy v1..v3:  sqitch %.3fs   cutover %.3fs   ratio cutover/sqitch %.2fx\n' "$sqitch_deploy" "$cutover_deploy" "$(echo "$cutover_deploy / $sqitch_deploy" | bc -l)"
 printf 'revert to v1:   sqitch %.3fs   cutover %.3fs   ratio cutover/sqitch %.2fx\n' "$sqitch_revert" "$cutover_revert" "$(echo "$cutover_revert / $sqitch_revert" | bc -l)"
 if [ "$a" = "$b" ] && [ "$b" = "$schema_v1" ]; then echo "schema-only dumps after the revert: equal (and equal to the schema right after v1)"
