@@ -30,7 +30,8 @@ std::chrono::milliseconds duration_param(const json& with, const std::string& ty
     return def;
   }
   std::optional<std::chrono::milliseconds> d;
-  if (it->is_string()) d = util::parse_duration(it->get<std::string>());
+  if (it->is_string())
+    d = util::parse_duration(it->get<std::string>());
   else if (it->is_number() && it->get<double>() >= 0)
     d = std::chrono::milliseconds(static_cast<long long>(it->get<double>() * 1000));
   if (!d) throw Error(type + ": with." + key + " must be a duration such as 500ms, 30s or 5m");
@@ -49,11 +50,13 @@ class CheckTcp final : public Step {
   explicit CheckTcp(const StepConfig& c) {
     host_ = string_param(c.params, "check.tcp", "host", true);
     const json& port = c.params.value("port", json());
-    if (port.is_number_integer()) port_ = port.get<long>();
+    if (port.is_number_integer())
+      port_ = port.get<long>();
     else if (port.is_string() && !port.get<std::string>().empty() &&
              port.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
       port_ = std::stol(port.get<std::string>());
-    if (port_ < 1 || port_ > 65535) throw Error("check.tcp: with.port must be a port number (1-65535)");
+    if (port_ < 1 || port_ > 65535)
+      throw Error("check.tcp: with.port must be a port number (1-65535)");
     std::string expect = string_param(c.params, "check.tcp", "expect", false, "open");
     if (expect != "open" && expect != "closed")
       throw Error("check.tcp: with.expect must be open or closed, not '" + expect + "'");
@@ -105,7 +108,8 @@ class CheckTcp final : public Step {
     auto end = std::chrono::steady_clock::now() + timeout_;
     bool open = false;
     for (addrinfo* ai = res; ai && !open; ai = ai->ai_next) {
-      int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+      int fd =
+          ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
       if (fd < 0) {
         why = std::strerror(errno);
         continue;
@@ -117,7 +121,9 @@ class CheckTcp final : public Step {
       } else {
         for (;;) {
           check_interrupt(ctx.deadline, "check.tcp");
-          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          end - std::chrono::steady_clock::now())
+                          .count();
           if (left <= 0) {
             why = "no answer within " + util::format_duration(timeout_);
             break;
@@ -132,8 +138,10 @@ class CheckTcp final : public Step {
             int err = 0;
             socklen_t len = sizeof err;
             ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            if (err == 0) open = true;
-            else why = std::strerror(err);
+            if (err == 0)
+              open = true;
+            else
+              why = std::strerror(err);
             break;
           }
         }
@@ -166,7 +174,8 @@ class Wait final : public Step {
     auto end = std::chrono::steady_clock::now() + duration_;
     while (std::chrono::steady_clock::now() < end) {
       check_interrupt(ctx.deadline, "wait");
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
       std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(kPollSliceMs)));
     }
     return json::object();
@@ -180,7 +189,8 @@ class Wait final : public Step {
 
 class Confirm final : public Step {
  public:
-  explicit Confirm(const StepConfig& c) : message_(string_param(c.params, "confirm", "message", true)) {}
+  explicit Confirm(const StepConfig& c)
+      : message_(string_param(c.params, "confirm", "message", true)) {}
 
   Preview plan(Context& ctx) override {
     Preview p;
@@ -198,7 +208,8 @@ class Confirm final : public Step {
                   "run on a terminal to answer, or pass --auto-approve");
     std::string answer = util::trim(ask(ctx));
     for (auto& ch : answer) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (answer != "y" && answer != "yes") throw Error("confirm: not confirmed (\"" + message_ + "\")");
+    if (answer != "y" && answer != "yes")
+      throw Error("confirm: not confirmed (\"" + message_ + "\")");
     return json::object();
   }
 

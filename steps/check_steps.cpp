@@ -87,7 +87,8 @@ class CheckFile final : public CheckStep {
     if (has_contains_) {
       std::string real = follow_symlinks(ctx.host, path);
       if (!ctx.host.stat(real).is_regular)
-        throw Error("check.file: " + path + " is not a regular file, cannot look for text in it" + where);
+        throw Error("check.file: " + path + " is not a regular file, cannot look for text in it" +
+                    where);
       if (ctx.host.read_file(real).find(contains_) == std::string::npos)
         throw Error("check.file: " + path + " does not contain \"" + contains_ + "\"" + where);
       summary += " and contains \"" + contains_ + "\"";
@@ -106,8 +107,10 @@ class CheckDisk final : public CheckStep {
     path_ = string_param(c.params, "check.disk", "path", true);
     const json& v = c.params.value("min_free", json());
     std::optional<uint64_t> size;
-    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0)) size = v.get<uint64_t>();
-    else if (v.is_string()) size = util::parse_size(v.get<std::string>());
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0))
+      size = v.get<uint64_t>();
+    else if (v.is_string())
+      size = util::parse_size(v.get<std::string>());
     if (!size) throw Error("check.disk: with.min_free must be a size such as 5GiB or 512MiB");
     min_free_ = *size;
   }
@@ -117,7 +120,8 @@ class CheckDisk final : public CheckStep {
     std::string path = target_path(ctx, path_);
     // A backup folder may not exist yet: measure the filesystem it will be created on.
     std::string probe = path;
-    while (!ctx.host.stat(probe).exists && probe != "/" && probe != ".") probe = util::dirname(probe);
+    while (!ctx.host.stat(probe).exists && probe != "/" && probe != ".")
+      probe = util::dirname(probe);
     uint64_t free = ctx.host.free_bytes(probe);
     if (free < min_free_)
       throw Error("check.disk: only " + util::format_bytes(free) + " free at " + path + " on " +
@@ -139,9 +143,12 @@ class CheckCommand final : public CheckStep {
     command_ = string_param(c.params, "check.command", "command", true);
     version_arg_ = string_param(c.params, "check.command", "version_arg", false, "--version");
     const json& mv = c.params.value("min_version", json());
-    if (mv.is_string()) min_version_ = mv.get<std::string>();
-    else if (mv.is_number()) min_version_ = mv.dump();
-    else if (!mv.is_null()) throw Error("check.command: with.min_version must be a version such as \"15\" or \"2.30\"");
+    if (mv.is_string())
+      min_version_ = mv.get<std::string>();
+    else if (mv.is_number())
+      min_version_ = mv.dump();
+    else if (!mv.is_null())
+      throw Error("check.command: with.min_version must be a version such as \"15\" or \"2.30\"");
     if (!min_version_.empty() && parse_version(min_version_).empty())
       throw Error("check.command: with.min_version '" + min_version_ + "' is not a version");
   }
@@ -154,13 +161,15 @@ class CheckCommand final : public CheckStep {
     req.deadline = ctx.deadline;
     hosts::ExecResult r = ctx.host.exec(req);
     std::string where = " (on " + ctx.host.name() + ")";
-    if (r.interrupted || r.timed_out) throw Interrupted("check.command: `" + command_ + "` " + r.describe());
+    if (r.interrupted || r.timed_out)
+      throw Interrupted("check.command: `" + command_ + "` " + r.describe());
     if (r.exit_code == 127 && r.signal == 0)
       throw Error("check.command: " + command_ + " not found" + where,
                   "install it or put it on PATH");
     std::string version = find_version(r.out + "\n" + r.err);
     if (version.empty() && !r.ok())
-      throw Error("check.command: `" + command_ + " " + version_arg_ + "` failed (" + r.describe() + ")" + where +
+      throw Error("check.command: `" + command_ + " " + version_arg_ + "` failed (" + r.describe() +
+                  ")" + where +
                   (util::trim(r.err).empty() ? "" : ": " + util::trim(r.err).substr(0, 500)));
     if (!min_version_.empty()) {
       if (version.empty())
@@ -168,7 +177,7 @@ class CheckCommand final : public CheckStep {
                     version_arg_ + "`" + where);
       if (compare(parse_version(version), parse_version(min_version_)) < 0)
         throw Error("check.command: " + command_ + " is version " + version + ", need " +
-                        min_version_ + " or newer" + where);
+                    min_version_ + " or newer" + where);
     }
     summary = "ok: " + command_ + (version.empty() ? "" : " " + version) +
               (min_version_.empty() ? "" : " (need >= " + min_version_ + ")");
@@ -200,9 +209,15 @@ class CheckCommand final : public CheckStep {
 
 }  // namespace
 
-std::unique_ptr<Step> make_check_file(const StepConfig& c) { return std::make_unique<CheckFile>(c); }
-std::unique_ptr<Step> make_check_disk(const StepConfig& c) { return std::make_unique<CheckDisk>(c); }
-std::unique_ptr<Step> make_check_command(const StepConfig& c) { return std::make_unique<CheckCommand>(c); }
+std::unique_ptr<Step> make_check_file(const StepConfig& c) {
+  return std::make_unique<CheckFile>(c);
+}
+std::unique_ptr<Step> make_check_disk(const StepConfig& c) {
+  return std::make_unique<CheckDisk>(c);
+}
+std::unique_ptr<Step> make_check_command(const StepConfig& c) {
+  return std::make_unique<CheckCommand>(c);
+}
 
 std::vector<StepType> check_step_types() {
   auto check = [](std::string name, std::string summary, std::string outputs, const char* schema,
@@ -220,16 +235,18 @@ std::vector<StepType> check_step_types() {
     return t;
   };
   return {
-      check("check.file", "Check that a path exists (or not) and optionally contains some text", "none",
-            kFileSchema, true, make_check_file),
+      check("check.file", "Check that a path exists (or not) and optionally contains some text",
+            "none", kFileSchema, true, make_check_file),
       check("check.disk", "Check that a filesystem has at least min_free bytes available",
-            "free_bytes: bytes available to unprivileged users", kDiskSchema, true, make_check_disk),
+            "free_bytes: bytes available to unprivileged users", kDiskSchema, true,
+            make_check_disk),
       check("check.command", "Check that a program is installed, optionally at a minimum version",
             "version: the first x.y[.z] in the program's version output", kCommandSchema, true,
             make_check_command),
-      check("check.tcp", "Check that a TCP port is open (accepts connections) or closed",
-            "none", tcp_schema(), false, make_check_tcp),
-      check("wait", "Pause for a duration (interruptible)", "none", wait_schema(), false, make_wait),
+      check("check.tcp", "Check that a TCP port is open (accepts connections) or closed", "none",
+            tcp_schema(), false, make_check_tcp),
+      check("wait", "Pause for a duration (interruptible)", "none", wait_schema(), false,
+            make_wait),
       check("confirm", "Ask the operator to confirm before going on (or --auto-approve)", "none",
             confirm_schema(), false, make_confirm),
   };

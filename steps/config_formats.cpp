@@ -77,14 +77,17 @@ ordered* json_parent(ordered& doc, const std::string& key, bool create, std::str
       }
       node = &(*node)[idx];
     } else {
-      json_key_error(label, key, "'" + s + "' holds a " + std::string(node->type_name()) + ", not an object");
+      json_key_error(label, key,
+                     "'" + s + "' holds a " + std::string(node->type_name()) + ", not an object");
     }
   }
   last = segs.back();
   if (!node->is_null() && !node->is_object() && !node->is_array()) {
     if (!create) return nullptr;
-    json_key_error(label, key, (segs.size() < 2 ? std::string("the document") : "'" + segs[segs.size() - 2] + "'") +
-                                   " holds a " + node->type_name() + ", not an object");
+    json_key_error(
+        label, key,
+        (segs.size() < 2 ? std::string("the document") : "'" + segs[segs.size() - 2] + "'") +
+            " holds a " + node->type_name() + ", not an object");
   }
   return node;
 }
@@ -107,11 +110,13 @@ std::string edit_json(const std::string& text, const ConfigEdit& edit, const std
     if (parent->is_object()) {
       (*parent)[last] = std::move(v);
     } else if (parent->is_array()) {
-      if (last == "-") parent->push_back(std::move(v));
+      if (last == "-")
+        parent->push_back(std::move(v));
       else if (!last.empty() && last.find_first_not_of("0123456789") == std::string::npos &&
                std::stoul(last) < parent->size())
         (*parent)[std::stoul(last)] = std::move(v);
-      else json_key_error(label, key, "'" + last + "' is not an index into the list");
+      else
+        json_key_error(label, key, "'" + last + "' is not an index into the list");
     } else {
       json_key_error(label, key, "its parent holds a " + std::string(parent->type_name()));
     }
@@ -120,9 +125,11 @@ std::string edit_json(const std::string& text, const ConfigEdit& edit, const std
     std::string last;
     ordered* parent = json_parent(doc, key, false, last, label);
     if (!parent) continue;
-    if (parent->is_object()) parent->erase(last);
+    if (parent->is_object())
+      parent->erase(last);
     else if (parent->is_array() && !last.empty() &&
-             last.find_first_not_of("0123456789") == std::string::npos && std::stoul(last) < parent->size())
+             last.find_first_not_of("0123456789") == std::string::npos &&
+             std::stoul(last) < parent->size())
       parent->erase(std::stoul(last));
   }
   if (doc == before && !util::trim(text).empty()) return text;
@@ -149,16 +156,20 @@ std::string join_lines(const std::vector<std::string>& lines, bool final_newline
 // Quotes an env value when a shell or dotenv reader would otherwise misread it.
 std::string env_quote(const std::string& v) {
   bool plain = std::all_of(v.begin(), v.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string("-_./:,@%+=~^").find(c) != std::string::npos ||
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string("-_./:,@%+=~^").find(c) != std::string::npos ||
            static_cast<unsigned char>(c) >= 0x80;
   });
   if (plain && !v.empty()) return v;
   if (v.find('\'') == std::string::npos && v.find('\n') == std::string::npos) return "'" + v + "'";
   std::string out = "\"";
   for (char c : v) {
-    if (c == '\\' || c == '"' || c == '$' || c == '`') out += '\\', out += c;
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\' || c == '"' || c == '$' || c == '`')
+      out += '\\', out += c;
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -168,8 +179,10 @@ size_t env_value_end(const std::string& line, size_t start) {
   if (start < line.size() && (line[start] == '"' || line[start] == '\'')) {
     char q = line[start];
     for (size_t i = start + 1; i < line.size(); ++i) {
-      if (q == '"' && line[i] == '\\') ++i;
-      else if (line[i] == q) return i + 1;
+      if (q == '"' && line[i] == '\\')
+        ++i;
+      else if (line[i] == q)
+        return i + 1;
     }
     return line.size();
   }
@@ -187,7 +200,9 @@ std::string env_name(const std::string& line, size_t& value_start) {
   if (line.compare(i, 7, "export ") == 0) i += 7;
   while (i < line.size() && line[i] == ' ') ++i;
   size_t name_start = i;
-  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' || line[i] == '.' || line[i] == '-')) ++i;
+  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' ||
+                             line[i] == '.' || line[i] == '-'))
+    ++i;
   if (i == name_start || i >= line.size() || line[i] != '=') return "";
   value_start = i + 1;
   return line.substr(name_start, i - name_start);
@@ -198,7 +213,9 @@ std::string edit_env(const std::string& text, const ConfigEdit& edit, const std:
   bool final_newline = text.empty() || text.back() == '\n';
   for (const auto& [key, value] : edit.set) {
     if (key.empty() || std::isdigit(static_cast<unsigned char>(key[0])) ||
-        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos)
+        key.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+            std::string::npos)
       throw Error("config.set: " + label + ": '" + key + "' is not a valid variable name");
     std::string quoted = env_quote(value_text(value));
     bool found = false;
@@ -212,10 +229,11 @@ std::string edit_env(const std::string& text, const ConfigEdit& edit, const std:
     if (!found) lines.push_back(key + "=" + quoted);
   }
   for (const auto& key : edit.unset) {
-    lines.erase(std::remove_if(lines.begin(), lines.end(), [&](const std::string& l) {
-                  size_t vs = 0;
-                  return env_name(l, vs) == key;
-                }),
+    lines.erase(std::remove_if(lines.begin(), lines.end(),
+                               [&](const std::string& l) {
+                                 size_t vs = 0;
+                                 return env_name(l, vs) == key;
+                               }),
                 lines.end());
   }
   return join_lines(lines, final_newline);
@@ -225,7 +243,7 @@ std::string edit_env(const std::string& text, const ConfigEdit& edit, const std:
 
 struct IniLine {
   enum Kind { other, section, entry } kind = other;
-  std::string name;    // section name or key
+  std::string name;  // section name or key
   size_t value_start = 0;
 };
 
@@ -246,7 +264,8 @@ IniLine classify_ini(const std::string& line) {
   l.kind = IniLine::entry;
   l.name = util::trim(line.substr(0, sep));
   l.value_start = sep + 1;
-  while (l.value_start < line.size() && (line[l.value_start] == ' ' || line[l.value_start] == '\t')) ++l.value_start;
+  while (l.value_start < line.size() && (line[l.value_start] == ' ' || line[l.value_start] == '\t'))
+    ++l.value_start;
   return l;
 }
 
@@ -298,7 +317,8 @@ std::string edit_ini(const std::string& text, const ConfigEdit& edit, const std:
     if (name.empty()) throw Error("config.set: " + label + ": '" + key + "' has no key name");
     std::string v = value_text(value);
     if (v.find('\n') != std::string::npos)
-      throw Error("config.set: " + label + ": the value of '" + key + "' spans lines, which ini cannot hold");
+      throw Error("config.set: " + label + ": the value of '" + key +
+                  "' spans lines, which ini cannot hold");
     auto [begin, end] = section_range(section);
     if (begin == std::string::npos) {
       if (!lines.empty() && !util::trim(lines.back()).empty()) lines.push_back("");
@@ -322,7 +342,9 @@ std::string edit_ini(const std::string& text, const ConfigEdit& edit, const std:
     size_t at = last_entry != std::string::npos ? last_entry + 1 : begin;
     if (section.empty() && last_entry == std::string::npos) {
       at = 0;
-      while (at < end && classify_ini(lines[at]).kind == IniLine::other && !util::trim(lines[at]).empty()) ++at;
+      while (at < end && classify_ini(lines[at]).kind == IniLine::other &&
+             !util::trim(lines[at]).empty())
+        ++at;
     }
     lines.insert(lines.begin() + static_cast<long>(at), name + sep + v);
   }
@@ -332,7 +354,8 @@ std::string edit_ini(const std::string& text, const ConfigEdit& edit, const std:
     if (begin == std::string::npos) continue;
     for (size_t i = end; i-- > begin;) {
       IniLine l = classify_ini(lines[i]);
-      if (l.kind == IniLine::entry && l.name == name) lines.erase(lines.begin() + static_cast<long>(i));
+      if (l.kind == IniLine::entry && l.name == name)
+        lines.erase(lines.begin() + static_cast<long>(i));
     }
   }
   return join_lines(lines, final_newline);
@@ -363,10 +386,14 @@ std::optional<ConfigFormat> config_format_for(const std::string& path) {
 
 const char* config_format_name(ConfigFormat f) {
   switch (f) {
-    case ConfigFormat::json: return "json";
-    case ConfigFormat::yaml: return "yaml";
-    case ConfigFormat::env: return "env";
-    case ConfigFormat::ini: return "ini";
+    case ConfigFormat::json:
+      return "json";
+    case ConfigFormat::yaml:
+      return "yaml";
+    case ConfigFormat::env:
+      return "env";
+    case ConfigFormat::ini:
+      return "ini";
   }
   return "?";
 }
@@ -394,7 +421,7 @@ std::string edit_config(ConfigFormat f, const std::string& text, const ConfigEdi
   // The line editors work on "\n"; a CRLF file is edited as LF and written back as CRLF.
   bool crlf = text.find("\r\n") != std::string::npos;
   std::string lf = crlf ? util::replace_all(text, "\r\n", "\n") : text;
-  std::string out = f == ConfigFormat::yaml ? edit_yaml(lf, edit, label)
+  std::string out = f == ConfigFormat::yaml  ? edit_yaml(lf, edit, label)
                     : f == ConfigFormat::env ? edit_env(lf, edit, label)
                                              : edit_ini(lf, edit, label);
   if (out == lf) return text;

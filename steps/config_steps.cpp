@@ -43,7 +43,8 @@ class ConfigSet final : public Step {
                   "add with.format: json, yaml, env or ini");
     }
     if (with.contains("set") && !with["set"].is_null()) {
-      if (!with["set"].is_object()) throw Error(std::string(kType) + ": with.set must be a map of KEY: value");
+      if (!with["set"].is_object())
+        throw Error(std::string(kType) + ": with.set must be a map of KEY: value");
       for (const auto& [k, v] : with["set"].items()) edit_.set.emplace_back(k, v);
     }
     edit_.unset = string_list_param(with, kType, "unset");
@@ -60,23 +61,30 @@ class ConfigSet final : public Step {
     if (!create_ && !ctx.host.stat(path).exists) {
       // An earlier step of the plan may create it: say so instead of failing the plan.
       p.changes = true;
-      p.summary = "edit " + path + ": it does not exist yet, apply fails unless an earlier step creates it";
+      p.summary =
+          "edit " + path + ": it does not exist yet, apply fails unless an earlier step creates it";
       p.outputs = {{"changed", true}};
       return p;
     }
     if (create_ && !ctx.host.stat(path).exists && !parent_dir_exists(ctx.host, path)) {
       p.changes = true;
-      p.summary = "create " + path + ": folder " + util::dirname(path) + " does not exist yet, apply fails unless an earlier step creates it";
+      p.summary = "create " + path + ": folder " + util::dirname(path) +
+                  " does not exist yet, apply fails unless an earlier step creates it";
       p.outputs = {{"changed", true}};
       return p;
     }
     auto [cur, want] = compute(ctx, path);
-    util::Diff d = util::unified_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
+    util::Diff d =
+        util::unified_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
     p.changes = !cur.exists || want != cur.bytes;
     p.detail = d.text;
-    if (!cur.exists) p.summary = "create " + path + " (" + config_format_name(format_) + ")";
-    else if (!p.changes) p.summary = path + ": already set";
-    else p.summary = "edit " + path + " (+" + std::to_string(d.added) + " -" + std::to_string(d.removed) + " lines)";
+    if (!cur.exists)
+      p.summary = "create " + path + " (" + config_format_name(format_) + ")";
+    else if (!p.changes)
+      p.summary = path + ": already set";
+    else
+      p.summary = "edit " + path + " (+" + std::to_string(d.added) + " -" +
+                  std::to_string(d.removed) + " lines)";
     p.outputs = {{"changed", p.changes}};
     return p;
   }
@@ -95,7 +103,8 @@ class ConfigSet final : public Step {
     if (path.empty()) path = resolve(ctx);
     auto [cur, want] = compute(ctx, path);
     if (cur.exists && want == cur.bytes) return {{"changed", false}};  // left untouched
-    if (util::interrupted()) throw Interrupted(std::string(kType) + ": interrupted before writing " + path);
+    if (util::interrupted())
+      throw Interrupted(std::string(kType) + ": interrupted before writing " + path);
     ctx.host.write_file(path, want, cur.exists ? cur.mode : 0644);
     return {{"changed", true}};
   }
@@ -107,8 +116,10 @@ class ConfigSet final : public Step {
 
  private:
   void check_key(const std::string& key) const {
-    if (format_ == ConfigFormat::json || format_ == ConfigFormat::yaml) config_key_path(key);
-    else if (key.empty()) throw Error(std::string(kType) + ": empty key");
+    if (format_ == ConfigFormat::json || format_ == ConfigFormat::yaml)
+      config_key_path(key);
+    else if (key.empty())
+      throw Error(std::string(kType) + ": empty key");
   }
 
   // Resolved afresh on every call: an earlier step may switch a link between plan and apply.
@@ -119,8 +130,9 @@ class ConfigSet final : public Step {
     CurrentFile cur = read_current(ctx.host, path, kType);
     if (!cur.exists) {
       if (!create_)
-        throw Error(std::string(kType) + ": " + path + " does not exist (on " + ctx.host.name() + ")",
-                    "set with.create: true to create it");
+        throw Error(
+            std::string(kType) + ": " + path + " does not exist (on " + ctx.host.name() + ")",
+            "set with.create: true to create it");
       require_parent_dir(ctx.host, path, kType);
     }
     std::string label = path + (ctx.host.is_local() ? "" : " on " + ctx.host.name());
@@ -138,13 +150,19 @@ class ConfigSet final : public Step {
 std::vector<StepType> config_step_types() {
   StepType t;
   t.name = "config.set";
-  t.summary = "Set or remove keys in a json, yaml, env or ini file, keeping everything else as it was";
-  t.undo = "captures the prior bytes and mode (or the file's absence with create); undo restores them exactly";
-  t.outputs = "changed: whether the file was rewritten (false when every key already had its value)";
+  t.summary =
+      "Set or remove keys in a json, yaml, env or ini file, keeping everything else as it was";
+  t.undo =
+      "captures the prior bytes and mode (or the file's absence with create); undo restores them "
+      "exactly";
+  t.outputs =
+      "changed: whether the file was rewritten (false when every key already had its value)";
   t.params_schema = kSchema;
   t.remote = true;
   t.resume = Resume::yes;
-  t.make = [](const StepConfig& c) -> std::unique_ptr<Step> { return std::make_unique<ConfigSet>(c); };
+  t.make = [](const StepConfig& c) -> std::unique_ptr<Step> {
+    return std::make_unique<ConfigSet>(c);
+  };
   return {t};
 }
 

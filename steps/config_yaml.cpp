@@ -44,10 +44,13 @@ bool is_seq_item(const std::string& line) {
 size_t quoted_end(const std::string& s, size_t i) {
   char q = s[i];
   for (size_t j = i + 1; j < s.size(); ++j) {
-    if (q == '"' && s[j] == '\\') ++j;
+    if (q == '"' && s[j] == '\\')
+      ++j;
     else if (s[j] == q) {
-      if (q == '\'' && j + 1 < s.size() && s[j + 1] == '\'') ++j;  // '' escapes a quote
-      else return j + 1;
+      if (q == '\'' && j + 1 < s.size() && s[j + 1] == '\'')
+        ++j;  // '' escapes a quote
+      else
+        return j + 1;
     }
   }
   return std::string::npos;
@@ -55,9 +58,9 @@ size_t quoted_end(const std::string& s, size_t i) {
 
 struct KeyLine {
   bool ok = false;
-  std::string key;    // unquoted
-  size_t colon = 0;   // where the ':' after the key is
-  size_t value = 0;   // where the value text starts (after ": ")
+  std::string key;   // unquoted
+  size_t colon = 0;  // where the ':' after the key is
+  size_t value = 0;  // where the value text starts (after ": ")
 };
 
 // Parses "key: value" at the line's indentation.
@@ -135,7 +138,8 @@ size_t find_key(const Doc& d, size_t begin, size_t end, int ind, const std::stri
   for (size_t j = begin; j < end; ++j) {
     if (!is_content(d.lines[j]) || indent_of(d.lines[j]) != ind) continue;
     if (is_seq_item(d.lines[j]))
-      throw Error("config.set: " + d.label + ": " + where + " is a list; config.set edits only mappings in yaml",
+      throw Error("config.set: " + d.label + ": " + where +
+                      " is a list; config.set edits only mappings in yaml",
                   "use a file.replace or shell step for lists");
     KeyLine k = parse_key(d.lines[j]);
     if (k.ok && k.key == key) return j;
@@ -145,7 +149,8 @@ size_t find_key(const Doc& d, size_t begin, size_t end, int ind, const std::stri
 
 bool plain_safe(const std::string& s) {
   if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
-  if (std::string("-?:,[]{}#&*!|>'\"%@`0123456789+.~").find(s.front()) != std::string::npos) return false;
+  if (std::string("-?:,[]{}#&*!|>'\"%@`0123456789+.~").find(s.front()) != std::string::npos)
+    return false;
   if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos ||
       s.find_first_of("\n\t\r") != std::string::npos)
     return false;
@@ -178,7 +183,8 @@ bool scalar_equals(const std::string& raw, const json& v) {
         return false;
       }
     }
-    if (raw[0] == '\'') return util::replace_all(raw.substr(1, raw.size() - 2), "''", "'") == v.get<std::string>();
+    if (raw[0] == '\'')
+      return util::replace_all(raw.substr(1, raw.size() - 2), "''", "'") == v.get<std::string>();
     return plain_safe(v.get<std::string>()) && raw == v.get<std::string>();
   }
   if (v.is_null()) return raw == "null" || raw == "~" || raw == "Null" || raw == "NULL";
@@ -196,7 +202,8 @@ void emit(std::vector<std::string>& out, int ind, const std::string& key, const 
   out.push_back(pad + key + ": " + scalar_text(v));
 }
 
-void set_key(Doc& d, const std::vector<std::string>& path, const json& value, const std::string& key) {
+void set_key(Doc& d, const std::vector<std::string>& path, const json& value,
+             const std::string& key) {
   size_t begin = d.begin, end = d.end;
   int parent_ind = -1;
   size_t parent_line = std::string::npos;
@@ -208,9 +215,11 @@ void set_key(Doc& d, const std::vector<std::string>& path, const json& value, co
         ind = indent_of(d.lines[j]);
         break;
       }
-    std::string where = util::join(std::vector<std::string>(path.begin(), path.begin() + static_cast<long>(i)), ".");
+    std::string where = util::join(
+        std::vector<std::string>(path.begin(), path.begin() + static_cast<long>(i)), ".");
     if (ind < 0) ind = parent_ind < 0 ? 0 : parent_ind + d.unit;
-    size_t at = find_key(d, begin, end, ind, path[i], where.empty() ? "the document" : "'" + where + "'");
+    size_t at =
+        find_key(d, begin, end, ind, path[i], where.empty() ? "the document" : "'" + where + "'");
     if (at == std::string::npos) {
       // Append the missing keys at the end of this mapping.
       std::vector<std::string> add;
@@ -232,22 +241,26 @@ void set_key(Doc& d, const std::vector<std::string>& path, const json& value, co
         if (scalar_equals(inline_v, value)) return;
         size_t vend = 0;
         inline_value(d.lines[at], k.value, &vend);
-        d.lines[at] = d.lines[at].substr(0, k.value) + scalar_text(value) + d.lines[at].substr(vend);
+        d.lines[at] =
+            d.lines[at].substr(0, k.value) + scalar_text(value) + d.lines[at].substr(vend);
         return;
       }
       std::vector<std::string> add;
       size_t key_start = static_cast<size_t>(indent_of(d.lines[at]));
       std::string written_key = util::trim(d.lines[at].substr(key_start, k.colon - key_start));
       emit(add, indent_of(d.lines[at]), written_key, value, d.unit);
-      d.lines.erase(d.lines.begin() + static_cast<long>(at), d.lines.begin() + static_cast<long>(bend));
+      d.lines.erase(d.lines.begin() + static_cast<long>(at),
+                    d.lines.begin() + static_cast<long>(bend));
       d.lines.insert(d.lines.begin() + static_cast<long>(at), add.begin(), add.end());
       d.end = d.end - (bend - at) + add.size();
       return;
     }
-    std::string here = util::join(std::vector<std::string>(path.begin(), path.begin() + static_cast<long>(i) + 1), ".");
+    std::string here = util::join(
+        std::vector<std::string>(path.begin(), path.begin() + static_cast<long>(i) + 1), ".");
     if (!opens_block(inline_v))
       throw Error("config.set: " + d.label + ": cannot set '" + key + "': '" + here + "' holds " +
-                  (inline_v[0] == '{' || inline_v[0] == '[' ? "a flow collection (" + inline_v + ")" : "a value (" + inline_v + ")") +
+                  (inline_v[0] == '{' || inline_v[0] == '[' ? "a flow collection (" + inline_v + ")"
+                                                            : "a value (" + inline_v + ")") +
                   ", not a nested mapping");
     begin = at + 1;
     end = bend;
@@ -270,7 +283,8 @@ void unset_key(Doc& d, const std::vector<std::string>& path) {
     if (at == std::string::npos) return;
     size_t bend = block_end(d, at);
     if (i + 1 == path.size()) {
-      d.lines.erase(d.lines.begin() + static_cast<long>(at), d.lines.begin() + static_cast<long>(bend));
+      d.lines.erase(d.lines.begin() + static_cast<long>(at),
+                    d.lines.begin() + static_cast<long>(bend));
       d.end -= bend - at;
       return;
     }

@@ -56,9 +56,12 @@ std::vector<std::string> string_list_param(const json& with, const std::string& 
 
 uint32_t parse_mode(const json& value, const std::string& what) {
   std::string digits;
-  if (value.is_string()) digits = value.get<std::string>();
-  else if (value.is_number_unsigned() || value.is_number_integer()) digits = std::to_string(value.get<long long>());
-  else throw Error(what + ": mode must be octal text such as \"0644\"");
+  if (value.is_string())
+    digits = value.get<std::string>();
+  else if (value.is_number_unsigned() || value.is_number_integer())
+    digits = std::to_string(value.get<long long>());
+  else
+    throw Error(what + ": mode must be octal text such as \"0644\"");
   if (digits.rfind("0o", 0) == 0) digits = digits.substr(2);
   if (digits.empty() || digits.size() > 5) throw Error(what + ": bad mode '" + digits + "'");
   uint32_t mode = 0;
@@ -104,9 +107,9 @@ void require_parent_dir(hosts::Host& host, const std::string& path, const std::s
   hosts::FileInfo fi = host.stat(dir);
   if (fi.is_symlink) fi = host.stat(follow_symlinks(host, dir));
   if (!fi.exists)
-    throw Error(type + ": folder " + dir + " does not exist (on " + host.name() + ")",
-                "create it first (a shell step with mkdir -p), " + type +
-                    " does not create folders");
+    throw Error(
+        type + ": folder " + dir + " does not exist (on " + host.name() + ")",
+        "create it first (a shell step with mkdir -p), " + type + " does not create folders");
   if (!fi.is_dir) throw Error(type + ": " + dir + " is not a folder (on " + host.name() + ")");
 }
 
@@ -134,8 +137,10 @@ json capture_file(Context& ctx, hosts::Host& host, const std::string& path,
   // Content holding a registered secret never goes into the journal (SPEC §8), even
   // base64-encoded: it goes to the private artifact store like large content.
   bool has_secret = util::redact(cur.bytes) != cur.bytes;
-  if (cur.bytes.size() <= kInlineLimit && !has_secret) saved["inline"] = util::base64_encode(cur.bytes);
-  else saved["artifact"] = ctx.artifacts.put(cur.bytes, "file " + type);
+  if (cur.bytes.size() <= kInlineLimit && !has_secret)
+    saved["inline"] = util::base64_encode(cur.bytes);
+  else
+    saved["artifact"] = ctx.artifacts.put(cur.bytes, "file " + type);
   return saved;
 }
 

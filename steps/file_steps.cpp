@@ -58,8 +58,10 @@ class FileWrite final : public Step {
     for (const char* k : {"content", "template", "source"})
       if (with_.contains(k) && !with_[k].is_null()) ++sources;
     if (sources != 1)
-      throw Error(std::string(kType) + ": give exactly one of with.content, with.template, with.source");
-    if (with_.contains("mode") && !with_["mode"].is_null()) mode_ = parse_mode(with_["mode"], kType);
+      throw Error(std::string(kType) +
+                  ": give exactly one of with.content, with.template, with.source");
+    if (with_.contains("mode") && !with_["mode"].is_null())
+      mode_ = parse_mode(with_["mode"], kType);
   }
 
   Preview plan(Context& ctx) override {
@@ -69,15 +71,19 @@ class FileWrite final : public Step {
     uint32_t mode = mode_ ? *mode_ : (cur.exists ? cur.mode : 0644);
     Preview p;
     // An earlier step of the plan may create the folder: say so instead of failing the plan.
-    std::string note = !cur.exists && !parent_dir_exists(ctx.host, path)
-                           ? "; folder " + util::dirname(path) + " does not exist yet: apply fails unless an earlier step creates it"
-                           : "";
-    util::Diff d = util::file_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
+    std::string note =
+        !cur.exists && !parent_dir_exists(ctx.host, path)
+            ? "; folder " + util::dirname(path) +
+                  " does not exist yet: apply fails unless an earlier step creates it"
+            : "";
+    util::Diff d =
+        util::file_diff(cur.bytes, want, cur.exists ? "a" + path : "/dev/null", "b" + path);
     bool mode_changes = cur.exists && cur.mode != mode;
     p.changes = !cur.exists || d.changed() || mode_changes;
     p.detail = d.text;
     if (!cur.exists) {
-      p.summary = "create " + path + " (" + describe_size(want, d) + ", mode " + mode_string(mode) + ")" + note;
+      p.summary = "create " + path + " (" + describe_size(want, d) + ", mode " + mode_string(mode) +
+                  ")" + note;
     } else if (!p.changes) {
       p.summary = path + " is already up to date";
     } else {
@@ -113,7 +119,8 @@ class FileWrite final : public Step {
     if (cur.exists && cur.bytes == want) {
       if (cur.mode != mode) ctx.host.chmod(path, mode);
     } else {
-      if (util::interrupted()) throw Interrupted(std::string(kType) + ": interrupted before writing " + path);
+      if (util::interrupted())
+        throw Interrupted(std::string(kType) + ": interrupted before writing " + path);
       ctx.host.write_file(path, want, mode);
     }
     return {{"sha256", util::sha256_hex(want)}};
@@ -133,7 +140,8 @@ class FileWrite final : public Step {
 
   std::string desired(Context& ctx) {
     if (with_.contains("content") && !with_["content"].is_null()) {
-      if (!with_["content"].is_string()) throw Error(std::string(kType) + ": with.content must be a string");
+      if (!with_["content"].is_string())
+        throw Error(std::string(kType) + ": with.content must be a string");
       return with_["content"].get<std::string>();
     }
     bool is_template = with_.contains("template") && !with_["template"].is_null();
@@ -141,7 +149,9 @@ class FileWrite final : public Step {
     std::string file = util::join_path(ctx.run.plan_dir.empty() ? "." : ctx.run.plan_dir, rel);
     hosts::Host& local = ctx.host_by_name ? ctx.host_by_name("local") : ctx.host;
     hosts::FileInfo fi = local.stat(file);
-    if (!fi.exists) throw Error(std::string(kType) + ": " + (is_template ? "template " : "source ") + file + " does not exist");
+    if (!fi.exists)
+      throw Error(std::string(kType) + ": " + (is_template ? "template " : "source ") + file +
+                  " does not exist");
     std::string text = local.read_file(file);
     if (is_template && ctx.render) text = ctx.render(text);
     return text;
@@ -182,7 +192,8 @@ class FileReplace final : public Step {
       try {
         re_ = std::regex(find_, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        throw Error(std::string(kType) + ": with.find is not a valid regular expression: " + e.what());
+        throw Error(std::string(kType) +
+                    ": with.find is not a valid regular expression: " + e.what());
       }
     }
   }
@@ -281,13 +292,15 @@ class FileReplace final : public Step {
       bool wildcard = abs.find_first_of("*?[") != std::string::npos;
       std::vector<std::string> hits = ctx.host.glob(abs);
       if (hits.empty() && !wildcard && missing_ok == MissingOk::no)
-        throw Error(std::string(kType) + ": " + abs + " does not exist (on " + ctx.host.name() + ")");
+        throw Error(std::string(kType) + ": " + abs + " does not exist (on " + ctx.host.name() +
+                    ")");
       for (const auto& h : hits) {
         std::string real = follow_symlinks(ctx.host, h);
         hosts::FileInfo fi = ctx.host.stat(real);
         if (fi.is_dir && wildcard) continue;  // a glob may match folders: skip them
         if (!fi.is_regular)
-          throw Error(std::string(kType) + ": " + h + " is not a regular file (on " + ctx.host.name() + ")");
+          throw Error(std::string(kType) + ": " + h + " is not a regular file (on " +
+                      ctx.host.name() + ")");
         out.insert(real);
       }
     }
@@ -300,7 +313,8 @@ class FileReplace final : public Step {
     std::string out;
     if (!regex_) {
       size_t pos = 0;
-      for (size_t hit; (hit = text.find(find_, pos)) != std::string::npos; pos = hit + find_.size()) {
+      for (size_t hit; (hit = text.find(find_, pos)) != std::string::npos;
+           pos = hit + find_.size()) {
         out.append(text, pos, hit - pos);
         out += replace_;
         ++n;
@@ -336,23 +350,31 @@ std::vector<StepType> file_step_types() {
   StepType w;
   w.name = "file.write";
   w.summary = "Write a file from inline content, a rendered template or a local source file";
-  w.undo = "captures the prior bytes and mode (or the file's absence); undo restores them exactly or removes the new file";
+  w.undo =
+      "captures the prior bytes and mode (or the file's absence); undo restores them exactly or "
+      "removes the new file";
   w.outputs = "sha256: sha256 of the content written";
   w.params_schema = kWriteSchema;
   w.remote = true;
   w.resume = Resume::yes;
-  w.make = [](const StepConfig& c) -> std::unique_ptr<Step> { return std::make_unique<FileWrite>(c); };
+  w.make = [](const StepConfig& c) -> std::unique_ptr<Step> {
+    return std::make_unique<FileWrite>(c);
+  };
   out.push_back(std::move(w));
 
   StepType r;
   r.name = "file.replace";
   r.summary = "Replace text (or a regular expression) in files matched by paths or globs";
-  r.undo = "captures the prior bytes and mode of each file that would change; undo restores them exactly";
+  r.undo =
+      "captures the prior bytes and mode of each file that would change; undo restores them "
+      "exactly";
   r.outputs = "replacements: total number of replacements made";
   r.params_schema = kReplaceSchema;
   r.remote = true;
   r.resume = Resume::yes;
-  r.make = [](const StepConfig& c) -> std::unique_ptr<Step> { return std::make_unique<FileReplace>(c); };
+  r.make = [](const StepConfig& c) -> std::unique_ptr<Step> {
+    return std::make_unique<FileReplace>(c);
+  };
   out.push_back(std::move(r));
   return out;
 }

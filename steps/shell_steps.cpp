@@ -48,7 +48,8 @@ Command parse_command(const json& with, const std::string& key) {
   }
   if (it->is_array() && !it->empty()) {
     for (const auto& a : *it) {
-      if (!a.is_string()) throw Error("shell: with." + key + " must be a string or a list of strings");
+      if (!a.is_string())
+        throw Error("shell: with." + key + " must be a string or a list of strings");
       c.argv.push_back(a.get<std::string>());
     }
     return c;
@@ -156,7 +157,8 @@ class Shell final : public Step {
     }
     std::string label = "shell " + what + " `" + first_line(cmd.text()) + "` on " + ctx.host.name();
     if (r.interrupted) throw Interrupted(label + ": interrupted");
-    if (r.timed_out) throw Interrupted(label + ": timed out (the step's timeout); its processes were killed");
+    if (r.timed_out)
+      throw Interrupted(label + ": timed out (the step's timeout); its processes were killed");
     if (!r.ok()) {
       std::string tail = tail_lines(err_tail.empty() ? r.err : err_tail, kErrTailLines);
       std::string msg = label + " failed (" + r.describe() + ")";
@@ -180,7 +182,9 @@ std::vector<StepType> shell_step_types() {
   s.name = "shell";
   s.summary = "Run a command (a /bin/sh -c string or an argv list), with an optional undo command";
   s.undo = "captures nothing; undo runs with.undo (validation requires it unless rollback: none)";
-  s.outputs = "exit_code: the command's exit code; stdout: its trimmed standard output when capture is true";
+  s.outputs =
+      "exit_code: the command's exit code; stdout: its trimmed standard output when capture is "
+      "true";
   s.params_schema = kShellSchema;
   s.remote = true;
   s.resume = Resume::if_idempotent;

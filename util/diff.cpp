@@ -49,7 +49,7 @@ void myers(const std::vector<std::string>& a, size_t a0, size_t a1,
     trace.emplace_back(v.begin() + (off - d - 1), v.begin() + (off + d + 2));
     for (long k = -d; k <= d; k += 2) {
       long x = (k == -d || (k != d && v[off + k - 1] < v[off + k + 1])) ? v[off + k + 1]
-                                                                         : v[off + k - 1] + 1;
+                                                                        : v[off + k - 1] + 1;
       long y = x - k;
       while (x < n && y < m && a[a0 + x] == b[b0 + y]) ++x, ++y;
       v[off + k] = x;
@@ -78,8 +78,10 @@ void myers(const std::vector<std::string>& a, size_t a0, size_t a1,
       --x, --y;
       rev.push_back({Op::equal, a0 + x, b0 + y});
     }
-    if (prev_k == k + 1) rev.push_back({Op::ins, a0 + x, b0 + prev_y});
-    else rev.push_back({Op::del, a0 + prev_x, b0 + y});
+    if (prev_k == k + 1)
+      rev.push_back({Op::ins, a0 + x, b0 + prev_y});
+    else
+      rev.push_back({Op::del, a0 + prev_x, b0 + y});
     x = prev_x, y = prev_y;
   }
   while (x > 0 && y > 0) {
@@ -109,8 +111,7 @@ std::string range(size_t start, size_t count) {
 }  // namespace
 
 Diff unified_diff(const std::string& before, const std::string& after,
-                  const std::string& label_before, const std::string& label_after,
-                  size_t context) {
+                  const std::string& label_before, const std::string& label_after, size_t context) {
   Diff diff;
   if (before == after) return diff;
   std::vector<std::string> a = split_lines(before), b = split_lines(after);
@@ -161,17 +162,20 @@ Diff unified_diff(const std::string& before, const std::string& after,
     out += "@@ -" + range(a_start, a_count) + " +" + range(b_start, b_count) + " @@\n";
     for (size_t j = start; j < end; ++j) {
       const Edit& e = edits[j];
-      if (e.op == Op::equal) emit_line(out, ' ', a[e.a]);
-      else if (e.op == Op::del) emit_line(out, '-', a[e.a]), ++diff.removed;
-      else emit_line(out, '+', b[e.b]), ++diff.added;
+      if (e.op == Op::equal)
+        emit_line(out, ' ', a[e.a]);
+      else if (e.op == Op::del)
+        emit_line(out, '-', a[e.a]), ++diff.removed;
+      else
+        emit_line(out, '+', b[e.b]), ++diff.added;
     }
     i = end;
   }
   return diff;
 }
 
-Diff file_diff(const std::string& before, const std::string& after,
-               const std::string& label_before, const std::string& label_after) {
+Diff file_diff(const std::string& before, const std::string& after, const std::string& label_before,
+               const std::string& label_after) {
   constexpr size_t kMaxTextDiff = 1u << 20;
   bool binary = before.size() > kMaxTextDiff || after.size() > kMaxTextDiff ||
                 before.find('\0') != std::string::npos || after.find('\0') != std::string::npos;

@@ -11,10 +11,10 @@ namespace cutover::util {
 
 /// A diff and its line counts.
 struct Diff {
-  std::string text;    // unified diff ("" when the two texts are equal)
-  size_t added = 0;    // lines only in the new text
-  size_t removed = 0;  // lines only in the old text
-  bool binary = false; // compared by hash only (binary or over 1 MiB)
+  std::string text;     // unified diff ("" when the two texts are equal)
+  size_t added = 0;     // lines only in the new text
+  size_t removed = 0;   // lines only in the old text
+  bool binary = false;  // compared by hash only (binary or over 1 MiB)
   bool changed() const { return added != 0 || removed != 0 || (binary && !text.empty()); }
 };
 
@@ -26,7 +26,7 @@ Diff unified_diff(const std::string& before, const std::string& after,
 
 /// As unified_diff, but when either side is over 1 MiB or holds a NUL byte, a single line
 /// "binary/large file changed (sha256 A → B)" (text "" when the bytes are equal).
-Diff file_diff(const std::string& before, const std::string& after,
-               const std::string& label_before, const std::string& label_after);
+Diff file_diff(const std::string& before, const std::string& after, const std::string& label_before,
+               const std::string& label_after);
 
 }  // namespace cutover::util

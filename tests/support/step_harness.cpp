@@ -21,9 +21,7 @@ TempDir::~TempDir() {
 }
 
 StepHarness::StepHarness()
-    : dir_("cutover-step"),
-      local_(hosts::make_local_host()),
-      artifacts_(dir_ / "state/artifacts") {
+    : dir_("cutover-step"), local_(hosts::make_local_host()), artifacts_(dir_ / "state/artifacts") {
   ctx_.reset(new steps::Context{*local_, artifacts_, run_, progress_, util::Deadline{}, nullptr,
                                 nullptr, nullptr});
   run_.run_id = "20260101T000000Z-test";

@@ -1,11 +1,10 @@
 // Checks (read-only) plus wait and confirm: pass quietly, fail with what was found.
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 
 #include "tests/support/step_harness.h"
@@ -46,58 +45,69 @@ TEST_CASE("check.file passes and fails with the path named", "[check-steps][step
   CHECK(ok->checkpoint(h.ctx()).is_null());
   ok->apply(h.ctx(), nullptr);
 
-  CHECK_THROWS_WITH(h.make("check.file", {{"path", h.path("sites.txt")}, {"contains", "other"}})->apply(h.ctx(), nullptr),
+  CHECK_THROWS_WITH(h.make("check.file", {{"path", h.path("sites.txt")}, {"contains", "other"}})
+                        ->apply(h.ctx(), nullptr),
                     Catch::Contains("does not contain \"other\"") && Catch::Contains("sites.txt"));
   CHECK_THROWS_WITH(h.make("check.file", {{"path", h.path("missing")}})->plan(h.ctx()),
                     Catch::Contains(h.path("missing")) && Catch::Contains("does not exist"));
-  CHECK_THROWS_WITH(h.make("check.file", {{"path", h.path("sites.txt")}, {"exists", false}})->apply(h.ctx(), nullptr),
+  CHECK_THROWS_WITH(h.make("check.file", {{"path", h.path("sites.txt")}, {"exists", false}})
+                        ->apply(h.ctx(), nullptr),
                     Catch::Contains("exists but must not"));
   h.make("check.file", {{"path", h.path("missing")}, {"exists", false}})->apply(h.ctx(), nullptr);
 }
 
-TEST_CASE("check.disk reports free bytes and fails below min_free", "[check-steps][steps-builtin]") {
+TEST_CASE("check.disk reports free bytes and fails below min_free",
+          "[check-steps][steps-builtin]") {
   t::StepHarness h;
   auto ok = h.make("check.disk", {{"path", h.path("not/yet/created")}, {"min_free", "1KiB"}});
   json out = ok->apply(h.ctx(), nullptr);
   CHECK(out["free_bytes"].get<uint64_t>() > 1024);
   auto too_much = h.make("check.disk", {{"path", h.dir().path()}, {"min_free", "1000000TiB"}});
   CHECK_THROWS_WITH(too_much->plan(h.ctx()), Catch::Contains("free at") && Catch::Contains("need"));
-  CHECK_THROWS_WITH(h.make("check.disk", {{"path", "/"}, {"min_free", "lots"}}), Catch::Contains("min_free"));
+  CHECK_THROWS_WITH(h.make("check.disk", {{"path", "/"}, {"min_free", "lots"}}),
+                    Catch::Contains("min_free"));
 }
 
 TEST_CASE("check.command finds a version and compares it", "[check-steps][steps-builtin]") {
   t::StepHarness h;
   std::string tool = h.path("fake-tool");
   t::write_file(tool, "#!/bin/sh\necho \"fake-tool (GNU) 15.4.2 build 7\"\n", 0755);
-  json out = h.make("check.command", {{"command", tool}, {"min_version", "15.4"}})->apply(h.ctx(), nullptr);
+  json out = h.make("check.command", {{"command", tool}, {"min_version", "15.4"}})
+                 ->apply(h.ctx(), nullptr);
   CHECK(out["version"] == "15.4.2");
-  CHECK_THROWS_WITH(h.make("check.command", {{"command", tool}, {"min_version", "16"}})->apply(h.ctx(), nullptr),
-                    Catch::Contains("version 15.4.2, need 16 or newer"));
-  CHECK_THROWS_WITH(h.make("check.command", {{"command", "no-such-tool-xyz"}})->apply(h.ctx(), nullptr),
-                    Catch::Contains("no-such-tool-xyz not found"));
+  CHECK_THROWS_WITH(
+      h.make("check.command", {{"command", tool}, {"min_version", "16"}})->apply(h.ctx(), nullptr),
+      Catch::Contains("version 15.4.2, need 16 or newer"));
+  CHECK_THROWS_WITH(
+      h.make("check.command", {{"command", "no-such-tool-xyz"}})->apply(h.ctx(), nullptr),
+      Catch::Contains("no-such-tool-xyz not found"));
   std::string quiet = h.path("no-version");
   t::write_file(quiet, "#!/bin/sh\necho usage: no-version ARGS\n", 0755);
   CHECK(h.make("check.command", {{"command", quiet}})->plan(h.ctx()).outputs["version"] == "");
-  CHECK_THROWS_WITH(h.make("check.command", {{"command", quiet}, {"min_version", "1"}})->apply(h.ctx(), nullptr),
-                    Catch::Contains("found no version number"));
+  CHECK_THROWS_WITH(
+      h.make("check.command", {{"command", quiet}, {"min_version", "1"}})->apply(h.ctx(), nullptr),
+      Catch::Contains("found no version number"));
 }
 
 TEST_CASE("check.tcp tells an open port from a closed one", "[check-steps][steps-builtin]") {
   t::StepHarness h;
   Listener l;
   h.make("check.tcp", {{"host", "127.0.0.1"}, {"port", l.port}})->apply(h.ctx(), nullptr);
-  CHECK_THROWS_WITH(h.make("check.tcp", {{"host", "127.0.0.1"}, {"port", l.port}, {"expect", "closed"}})
-                        ->apply(h.ctx(), nullptr),
-                    Catch::Contains("is open but must be closed"));
+  CHECK_THROWS_WITH(
+      h.make("check.tcp", {{"host", "127.0.0.1"}, {"port", l.port}, {"expect", "closed"}})
+          ->apply(h.ctx(), nullptr),
+      Catch::Contains("is open but must be closed"));
   int closed_port = 0;
   {
     Listener gone;
     closed_port = gone.port;
   }
-  h.make("check.tcp", {{"host", "127.0.0.1"}, {"port", closed_port}, {"expect", "closed"}})->apply(h.ctx(), nullptr);
-  CHECK_THROWS_WITH(h.make("check.tcp", {{"host", "localhost"}, {"port", closed_port}, {"timeout", "1s"}})
-                        ->plan(h.ctx()),
-                    Catch::Contains("not accepting connections"));
+  h.make("check.tcp", {{"host", "127.0.0.1"}, {"port", closed_port}, {"expect", "closed"}})
+      ->apply(h.ctx(), nullptr);
+  CHECK_THROWS_WITH(
+      h.make("check.tcp", {{"host", "localhost"}, {"port", closed_port}, {"timeout", "1s"}})
+          ->plan(h.ctx()),
+      Catch::Contains("not accepting connections"));
   CHECK_THROWS_WITH(h.make("check.tcp", {{"host", "x"}, {"port", 70000}}), Catch::Contains("port"));
 }
 
@@ -126,8 +136,8 @@ TEST_CASE("confirm needs --auto-approve when not on a terminal", "[check-steps][
 
 TEST_CASE("every built-in step of this family is fully described in the registry",
           "[check-steps][steps-builtin]") {
-  for (const char* name : {"file.write", "file.replace", "config.set", "shell", "check.file", "check.disk",
-                           "check.command", "check.tcp", "wait", "confirm"}) {
+  for (const char* name : {"file.write", "file.replace", "config.set", "shell", "check.file",
+                           "check.disk", "check.command", "check.tcp", "wait", "confirm"}) {
     INFO(name);
     const auto* type = cutover::steps::find_step_type(name);
     REQUIRE(type);

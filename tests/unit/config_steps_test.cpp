@@ -13,7 +13,8 @@ namespace s = cutover::steps;
 
 namespace {
 
-std::string edit(s::ConfigFormat f, const std::string& text, json set, std::vector<std::string> unset = {}) {
+std::string edit(s::ConfigFormat f, const std::string& text, json set,
+                 std::vector<std::string> unset = {}) {
   s::ConfigEdit e;
   for (auto& [k, v] : set.items()) e.set.emplace_back(k, v);
   e.unset = std::move(unset);
@@ -27,12 +28,14 @@ TEST_CASE("config.set on json keeps key order, indentation and the final newline
   t::StepHarness h;
   std::string path = h.path("connection_registry.json");
   std::string before =
-      "{\n    \"zeta\": 1,\n    \"primary_backend_url\": \"http://old\",\n    \"alpha\": {\"x\": true}\n}\n";
+      "{\n    \"zeta\": 1,\n    \"primary_backend_url\": \"http://old\",\n    \"alpha\": {\"x\": "
+      "true}\n}\n";
   t::write_file(path, before, 0640);
   auto step = h.make("config.set", {{"path", path},
-                                    {"set", {{"primary_backend_url", "https://api.example.test"},
-                                             {"alpha.y", 2},
-                                             {"new.deep.key", false}}}});
+                                    {"set",
+                                     {{"primary_backend_url", "https://api.example.test"},
+                                      {"alpha.y", 2},
+                                      {"new.deep.key", false}}}});
   json cp = step->checkpoint(h.ctx());
   json out = step->apply(h.ctx(), cp);
   CHECK(out["changed"] == true);
@@ -56,13 +59,16 @@ TEST_CASE("config.set on json keeps key order, indentation and the final newline
   CHECK(t::file_mode(path) == 0640);
 }
 
-TEST_CASE("config.set json pointers, unset, and literal dotted keys", "[config-steps][steps-builtin]") {
+TEST_CASE("config.set json pointers, unset, and literal dotted keys",
+          "[config-steps][steps-builtin]") {
   using F = s::ConfigFormat;
   CHECK(edit(F::json, "{\"a/b\": {\"c\": 1}, \"d\": 2}\n", {{"/a~1b/c", "x"}}, {"d"}) ==
         "{\"a/b\":{\"c\":\"x\"}}\n");
-  CHECK(edit(F::json, "{\n  \"site.host\": \"old\"\n}", {{"site.host", "new"}}) == "{\n  \"site.host\": \"new\"\n}");
+  CHECK(edit(F::json, "{\n  \"site.host\": \"old\"\n}", {{"site.host", "new"}}) ==
+        "{\n  \"site.host\": \"new\"\n}");
   CHECK(edit(F::json, "[1, 2]", {{"/1", 5}}) == "[1,5]");
-  CHECK_THROWS_WITH(edit(F::json, "{\"a\": \"text\"}", {{"a.b", 1}}), Catch::Contains("'a' holds a string"));
+  CHECK_THROWS_WITH(edit(F::json, "{\"a\": \"text\"}", {{"a.b", 1}}),
+                    Catch::Contains("'a' holds a string"));
   CHECK_THROWS_WITH(edit(F::json, "{oops", {{"a", 1}}), Catch::Contains("not valid JSON"));
   // Nothing to change: the text comes back as it was, formatting included.
   std::string odd = "{ \"a\" :1,\n\"b\": [1,2] }";
@@ -81,14 +87,18 @@ TEST_CASE("config.set leaves a file untouched when every key already has its val
   CHECK(t::read_file(path) == "{\"a\":   1}\n");
 }
 
-TEST_CASE("config.set on env keeps comments, order and blank lines", "[config-steps][steps-builtin]") {
+TEST_CASE("config.set on env keeps comments, order and blank lines",
+          "[config-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path(".env");
-  std::string before = "# database\nDB_HOST=old.internal\n\nexport DB_PORT=5432 # default\nAPP_NAME=hive\n";
+  std::string before =
+      "# database\nDB_HOST=old.internal\n\nexport DB_PORT=5432 # default\nAPP_NAME=hive\n";
   t::write_file(path, before, 0600);
   auto step = h.make("config.set", {{"path", path},
-                                    {"set", {{"DB_HOST", "new.internal"}, {"DB_PORT", 5433},
-                                             {"GREETING", "hello world # not a comment"}}},
+                                    {"set",
+                                     {{"DB_HOST", "new.internal"},
+                                      {"DB_PORT", 5433},
+                                      {"GREETING", "hello world # not a comment"}}},
                                     {"unset", {"APP_NAME"}}});
   json cp = step->checkpoint(h.ctx());
   step->apply(h.ctx(), cp);
@@ -105,7 +115,8 @@ TEST_CASE("config.set env quoting", "[config-steps][steps-builtin]") {
   CHECK(edit(F::env, "", {{"A", "it's $HOME"}}) == "A=\"it's \\$HOME\"\n");
   CHECK(edit(F::env, "A=1\r\nB=2\r\n", {{"B", true}}) == "A=1\r\nB=true\r\n");
   CHECK(edit(F::env, "A=\"x y\" # why\n", {{"A", "z"}}) == "A=z # why\n");
-  CHECK_THROWS_WITH(edit(F::env, "", {{"BAD NAME", 1}}), Catch::Contains("not a valid variable name"));
+  CHECK_THROWS_WITH(edit(F::env, "", {{"BAD NAME", 1}}),
+                    Catch::Contains("not a valid variable name"));
 }
 
 TEST_CASE("config.set on ini keeps comments and appends new keys to their section",
@@ -115,12 +126,17 @@ TEST_CASE("config.set on ini keeps comments and appends new keys to their sectio
       "; global\nuser = app\n\n[server]\nhost = old.example\nport = 80\n\n; next\n[Session]\n"
       "session.save_path = /tmp\n";
   CHECK(edit(F::ini, before,
-             {{"server.host", "new.example"}, {"server.tls", true}, {"Session.session.save_path", "/var/lib"},
-              {"timeout", 5}, {"cache.size", "1GiB"}}) ==
-        "; global\nuser = app\ntimeout = 5\n\n[server]\nhost = new.example\nport = 80\ntls = true\n\n; next\n"
+             {{"server.host", "new.example"},
+              {"server.tls", true},
+              {"Session.session.save_path", "/var/lib"},
+              {"timeout", 5},
+              {"cache.size", "1GiB"}}) ==
+        "; global\nuser = app\ntimeout = 5\n\n[server]\nhost = new.example\nport = 80\ntls = "
+        "true\n\n; next\n"
         "[Session]\nsession.save_path = /var/lib\n\n[cache]\nsize = 1GiB\n");
   CHECK(edit(F::ini, before, {}, {"server.port", "nope.key"}) ==
-        "; global\nuser = app\n\n[server]\nhost = old.example\n\n; next\n[Session]\nsession.save_path = /tmp\n");
+        "; global\nuser = app\n\n[server]\nhost = old.example\n\n; "
+        "next\n[Session]\nsession.save_path = /tmp\n");
   CHECK(edit(F::ini, "[a]\nk=v\n", {{"a.k", "v"}}) == "[a]\nk=v\n");
   CHECK(edit(F::ini, "[a]\nk=v\n", {{"a.j", "w"}}) == "[a]\nk=v\nj=w\n");
 }
@@ -140,8 +156,12 @@ TEST_CASE("config.set on yaml edits lines and keeps comments", "[config-steps][s
       "  - a\n"
       "  - b\n"
       "name: \"hive\"\n";
-  CHECK(edit(F::yaml, before, {{"server.host", "new.example"}, {"server.tls.enabled", true},
-                               {"server.redis.port", 6380}, {"name", "hive"}, {"mode", "yes"}}) ==
+  CHECK(edit(F::yaml, before,
+             {{"server.host", "new.example"},
+              {"server.tls.enabled", true},
+              {"server.redis.port", 6380},
+              {"name", "hive"},
+              {"mode", "yes"}}) ==
         "# app settings\n"
         "server:\n"
         "  host: new.example   # public name\n"
@@ -168,9 +188,11 @@ TEST_CASE("config.set on yaml edits lines and keeps comments", "[config-steps][s
         "name: \"hive\"\n");
   CHECK(edit(F::yaml, before, {{"name", "hive"}}) == before);
   CHECK_THROWS_WITH(edit(F::yaml, before, {{"workers.0", "x"}}), Catch::Contains("is a list"));
-  CHECK_THROWS_WITH(edit(F::yaml, before, {{"server.port.x", 1}}), Catch::Contains("holds a value"));
+  CHECK_THROWS_WITH(edit(F::yaml, before, {{"server.port.x", 1}}),
+                    Catch::Contains("holds a value"));
   CHECK(edit(F::yaml, "", {{"a.b", "10.0.0.2"}}) == "a:\n  b: \"10.0.0.2\"\n");
-  CHECK(edit(F::yaml, "---\nroot:\n    k: 1\n", {{"root.j", 2}}) == "---\nroot:\n    k: 1\n    j: 2\n");
+  CHECK(edit(F::yaml, "---\nroot:\n    k: 1\n", {{"root.j", 2}}) ==
+        "---\nroot:\n    k: 1\n    j: 2\n");
 }
 
 TEST_CASE("config.set create: a new file is removed by undo; without create it is an error",

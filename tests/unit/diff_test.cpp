@@ -1,7 +1,7 @@
 // util::unified_diff: the diffs `cutover plan` prints for file and config steps.
-#include <catch2/catch.hpp>
-
 #include "util/diff.h"
+
+#include <catch2/catch.hpp>
 
 using cutover::util::file_diff;
 using cutover::util::unified_diff;
@@ -12,11 +12,15 @@ TEST_CASE("unified diff: equal texts give nothing", "[diff][steps-builtin]") {
   CHECK_FALSE(d.changed());
 }
 
-TEST_CASE("unified diff: hunks with 3 lines of context, far changes split", "[diff][steps-builtin]") {
+TEST_CASE("unified diff: hunks with 3 lines of context, far changes split",
+          "[diff][steps-builtin]") {
   std::string a, b;
   for (int i = 1; i <= 20; ++i) {
     a += "l" + std::to_string(i) + "\n";
-    b += (i == 2 ? std::string("L2") : i == 18 ? std::string("L18") : "l" + std::to_string(i)) + "\n";
+    b += (i == 2    ? std::string("L2")
+          : i == 18 ? std::string("L18")
+                    : "l" + std::to_string(i)) +
+         "\n";
   }
   b += "l21\n";
   auto d = unified_diff(a, b, "a/f", "b/f");
@@ -28,9 +32,12 @@ TEST_CASE("unified diff: hunks with 3 lines of context, far changes split", "[di
   CHECK(d.removed == 2);
 }
 
-TEST_CASE("unified diff: new file, deleted content and a missing final newline", "[diff][steps-builtin]") {
-  CHECK(unified_diff("", "x\ny\n", "/dev/null", "b/n").text == "--- /dev/null\n+++ b/n\n@@ -0,0 +1,2 @@\n+x\n+y\n");
-  CHECK(unified_diff("x\ny\n", "", "a/n", "b/n").text == "--- a/n\n+++ b/n\n@@ -1,2 +0,0 @@\n-x\n-y\n");
+TEST_CASE("unified diff: new file, deleted content and a missing final newline",
+          "[diff][steps-builtin]") {
+  CHECK(unified_diff("", "x\ny\n", "/dev/null", "b/n").text ==
+        "--- /dev/null\n+++ b/n\n@@ -0,0 +1,2 @@\n+x\n+y\n");
+  CHECK(unified_diff("x\ny\n", "", "a/n", "b/n").text ==
+        "--- a/n\n+++ b/n\n@@ -1,2 +0,0 @@\n-x\n-y\n");
   CHECK(unified_diff("a\nb", "a\nb\n", "a/n", "b/n").text ==
         "--- a/n\n+++ b/n\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n");
 }

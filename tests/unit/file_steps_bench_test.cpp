@@ -1,7 +1,6 @@
 // Hidden timing test (run with "[bench]"): the per-step cost of file.write itself, without the
 // executor's journal, for SPEC §9's "1,000 file.write steps ≤ 3 ms per step each way".
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstdio>
 
@@ -20,7 +19,8 @@ TEST_CASE("file.write cost per step: plan, checkpoint + apply, undo", "[.][bench
     std::string old;
     for (int k = 0; k < 20; ++k) old += "old " + std::to_string(i) + "\n";
     t::write_file(p, old);
-    steps.push_back(h.make("file.write", {{"path", p}, {"content", "new " + std::to_string(i) + "\n"}}));
+    steps.push_back(
+        h.make("file.write", {{"path", p}, {"content", "new " + std::to_string(i) + "\n"}}));
   }
   using clock = std::chrono::steady_clock;
   auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -38,7 +38,9 @@ TEST_CASE("file.write cost per step: plan, checkpoint + apply, undo", "[.][bench
     steps[i]->fingerprint(h.ctx());
   }
   auto t3 = clock::now();
-  std::printf("file.write per step: plan %.3f ms, checkpoint+fingerprint+apply %.3f ms, undo+fingerprint %.3f ms\n",
-              ms(t1 - t0) / n, ms(t2 - t1) / n, ms(t3 - t2) / n);
+  std::printf(
+      "file.write per step: plan %.3f ms, checkpoint+fingerprint+apply %.3f ms, undo+fingerprint "
+      "%.3f ms\n",
+      ms(t1 - t0) / n, ms(t2 - t1) / n, ms(t3 - t2) / n);
   SUCCEED();
 }

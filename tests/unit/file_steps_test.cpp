@@ -10,12 +10,14 @@ using cutover::Error;
 using nlohmann::json;
 namespace t = cutover::testing;
 
-TEST_CASE("file.write then undo puts back the exact bytes and mode", "[file-steps][steps-builtin]") {
+TEST_CASE("file.write then undo puts back the exact bytes and mode",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path("app.conf");
   std::string old_bytes = std::string("listen 80;\r\nbinary\0tail", 23);
   t::write_file(path, old_bytes, 0640);
-  auto step = h.make("file.write", {{"path", path}, {"content", "listen 8080;\n"}, {"mode", "0600"}});
+  auto step =
+      h.make("file.write", {{"path", path}, {"content", "listen 8080;\n"}, {"mode", "0600"}});
 
   json cp = step->checkpoint(h.ctx());
   json before = step->fingerprint(h.ctx());
@@ -67,7 +69,8 @@ TEST_CASE("file.write undo without apply changes nothing", "[file-steps][steps-b
   step->undo(h.ctx(), nullptr);  // never even checkpointed
 }
 
-TEST_CASE("file.write undo refuses when a folder now stands at the path", "[file-steps][steps-builtin]") {
+TEST_CASE("file.write undo refuses when a folder now stands at the path",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path("site.conf");
   auto step = h.make("file.write", {{"path", path}, {"content", "x\n"}});
@@ -81,7 +84,8 @@ TEST_CASE("file.write undo refuses when a folder now stands at the path", "[file
   CHECK(t::read_file(path + "/inner/keep") == "precious");
 }
 
-TEST_CASE("file.write keeps large prior content in the artifact store", "[file-steps][steps-builtin]") {
+TEST_CASE("file.write keeps large prior content in the artifact store",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path("big.bin");
   std::string big(200 * 1024, 'z');
@@ -98,15 +102,16 @@ TEST_CASE("file.write keeps large prior content in the artifact store", "[file-s
   CHECK(t::read_file(path) == big);
 }
 
-TEST_CASE("file.write plan shows a unified diff and changes nothing", "[file-steps][steps-builtin]") {
+TEST_CASE("file.write plan shows a unified diff and changes nothing",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path("nginx.conf");
   t::write_file(path, "a\nb\nc\nd\ne\nf\ng\n");
   auto step = h.make("file.write", {{"path", path}, {"content", "a\nb\nc\nD\ne\nf\ng\n"}});
   auto p = step->plan(h.ctx());
   CHECK(p.changes);
-  CHECK(p.detail == "--- a" + path + "\n+++ b" + path +
-                        "\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n");
+  CHECK(p.detail ==
+        "--- a" + path + "\n+++ b" + path + "\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n");
   CHECK(t::read_file(path) == "a\nb\nc\nd\ne\nf\ng\n");
 
   auto same = h.make("file.write", {{"path", path}, {"content", "a\nb\nc\nd\ne\nf\ng\n"}});
@@ -127,7 +132,8 @@ TEST_CASE("file.write from a template and from a source file", "[file-steps][ste
   CHECK(t::read_file(h.path("site.conf")) == "server_name example.test;\n");
 
   t::write_file(h.path("payload.bin"), std::string("\x01\x02\0\x03", 4));
-  auto src = h.make("file.write", {{"path", h.path("copy.bin")}, {"source", "payload.bin"}, {"mode", 600}});
+  auto src = h.make("file.write",
+                    {{"path", h.path("copy.bin")}, {"source", "payload.bin"}, {"mode", 600}});
   src->apply(h.ctx(), src->checkpoint(h.ctx()));
   CHECK(t::read_file(h.path("copy.bin")) == std::string("\x01\x02\0\x03", 4));
   CHECK(t::file_mode(h.path("copy.bin")) == 0600);  // YAML `mode: 0600` arrives as the integer 600
@@ -161,14 +167,16 @@ TEST_CASE("file.write through a symlink writes the target and keeps the link",
   CHECK(t::read_file(h.path("real.conf")) == "old\n");
 }
 
-TEST_CASE("file.replace edits every matched file and undo restores them", "[file-steps][steps-builtin]") {
+TEST_CASE("file.replace edits every matched file and undo restores them",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   cutover::util::make_dirs(h.path("conf"), 0755);
   t::write_file(h.path("conf/a.conf"), "host=old.example\nother=old.example\n", 0640);
   t::write_file(h.path("conf/b.conf"), "nothing here\n", 0644);
   t::write_file(h.path("sites.txt"), "old.example\n", 0600);
   auto step = h.make("file.replace", {{"paths", {h.path("conf/*.conf"), "sites.txt"}},
-                                      {"find", "old.example"}, {"replace", "new.example"},
+                                      {"find", "old.example"},
+                                      {"replace", "new.example"},
                                       {"expect_min", 3}});
   auto p = step->plan(h.ctx());
   CHECK(p.outputs["replacements"] == 3);
@@ -194,28 +202,36 @@ TEST_CASE("file.replace edits every matched file and undo restores them", "[file
 TEST_CASE("file.replace with a regex and captured groups", "[file-steps][steps-builtin]") {
   t::StepHarness h;
   t::write_file(h.path("redis.conf"), "port 6379\nport 6380\n");
-  auto step = h.make("file.replace", {{"paths", h.path("redis.conf")}, {"find", "port (\\d+)"},
-                                      {"replace", "port 1$1"}, {"regex", true}});
+  auto step = h.make("file.replace", {{"paths", h.path("redis.conf")},
+                                      {"find", "port (\\d+)"},
+                                      {"replace", "port 1$1"},
+                                      {"regex", true}});
   json out = step->apply(h.ctx(), step->checkpoint(h.ctx()));
   CHECK(out["replacements"] == 2);
   CHECK(t::read_file(h.path("redis.conf")) == "port 16379\nport 16380\n");
 }
 
-TEST_CASE("file.replace fails before writing when expect_min is not met", "[file-steps][steps-builtin]") {
+TEST_CASE("file.replace fails before writing when expect_min is not met",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   t::write_file(h.path("a.txt"), "one match\n");
-  auto step = h.make("file.replace", {{"paths", h.path("a.txt")}, {"find", "match"},
-                                      {"replace", "hit"}, {"expect_min", 2}});
+  auto step = h.make(
+      "file.replace",
+      {{"paths", h.path("a.txt")}, {"find", "match"}, {"replace", "hit"}, {"expect_min", 2}});
   json cp = step->checkpoint(h.ctx());
   CHECK_THROWS_WITH(step->apply(h.ctx(), cp),
                     Catch::Contains("1 replacement") && Catch::Contains("at least 2"));
   CHECK(t::read_file(h.path("a.txt")) == "one match\n");
-  auto missing = h.make("file.replace", {{"paths", h.path("nope.txt")}, {"find", "a"}, {"replace", "b"}});
-  CHECK_THAT(missing->plan(h.ctx()).summary, Catch::Contains("nope.txt") && Catch::Contains("earlier step"));
-  CHECK_THROWS_WITH(missing->checkpoint(h.ctx()), Catch::Contains("nope.txt") && Catch::Contains("does not exist"));
+  auto missing =
+      h.make("file.replace", {{"paths", h.path("nope.txt")}, {"find", "a"}, {"replace", "b"}});
+  CHECK_THAT(missing->plan(h.ctx()).summary,
+             Catch::Contains("nope.txt") && Catch::Contains("earlier step"));
+  CHECK_THROWS_WITH(missing->checkpoint(h.ctx()),
+                    Catch::Contains("nope.txt") && Catch::Contains("does not exist"));
 }
 
-TEST_CASE("file.write keeps prior content holding a secret out of the journal", "[file-steps][steps-builtin]") {
+TEST_CASE("file.write keeps prior content holding a secret out of the journal",
+          "[file-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path(".env");
   t::write_file(path, "DB_PASSWORD=hunter2-secret\n", 0600);

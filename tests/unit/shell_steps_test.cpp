@@ -1,6 +1,5 @@
 // The shell step: runs, captures, fails with stderr's tail, honours the deadline, runs undo.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <thread>
 
@@ -28,7 +27,8 @@ TEST_CASE("shell runs a command string and captures stdout", "[shell-steps][step
 
 TEST_CASE("shell runs an argv list without a shell", "[shell-steps][steps-builtin]") {
   t::StepHarness h;
-  auto step = h.make("shell", {{"run", {"printf", "%s", "$HOME; not expanded"}}, {"capture", true}});
+  auto step =
+      h.make("shell", {{"run", {"printf", "%s", "$HOME; not expanded"}}, {"capture", true}});
   json out = step->apply(h.ctx(), json::object());
   CHECK(out["stdout"] == "$HOME; not expanded");
   auto quiet = h.make("shell", {{"run", "echo hidden"}});
@@ -51,11 +51,13 @@ TEST_CASE("shell failure is an Error with the exit code and the tail of stderr",
     CHECK_THAT(msg, Catch::Contains("line21"));
     CHECK_THAT(msg, !Catch::Contains("line20\n"));
   }
-  CHECK_THROWS_WITH(h.make("shell", {{"run", {"/no/such/program"}}})->apply(h.ctx(), json::object()),
-                    Catch::Contains("/no/such/program"));
+  CHECK_THROWS_WITH(
+      h.make("shell", {{"run", {"/no/such/program"}}})->apply(h.ctx(), json::object()),
+      Catch::Contains("/no/such/program"));
 }
 
-TEST_CASE("shell timeout kills the command and everything it started", "[shell-steps][steps-builtin]") {
+TEST_CASE("shell timeout kills the command and everything it started",
+          "[shell-steps][steps-builtin]") {
   t::StepHarness h;
   std::string marker = h.path("survived");
   auto step = h.make("shell", {{"run", "(sleep 2; touch " + marker + ") & sleep 30"}});
@@ -67,7 +69,8 @@ TEST_CASE("shell timeout kills the command and everything it started", "[shell-s
   CHECK_FALSE(t::exists(marker));
 }
 
-TEST_CASE("shell undo runs the undo command; without one it does nothing", "[shell-steps][steps-builtin]") {
+TEST_CASE("shell undo runs the undo command; without one it does nothing",
+          "[shell-steps][steps-builtin]") {
   t::StepHarness h;
   std::string file = h.path("created");
   auto step = h.make("shell", {{"run", "touch " + file}, {"undo", {"rm", "-f", file}}});
@@ -86,7 +89,8 @@ TEST_CASE("shell undo runs the undo command; without one it does nothing", "[she
                     Catch::Contains("undo") && Catch::Contains("cannot"));
 }
 
-TEST_CASE("shell registry entry marks run and undo as shell command lines", "[shell-steps][steps-builtin]") {
+TEST_CASE("shell registry entry marks run and undo as shell command lines",
+          "[shell-steps][steps-builtin]") {
   const auto* type = cutover::steps::find_step_type("shell");
   REQUIRE(type);
   CHECK(type->undo_param == "undo");
