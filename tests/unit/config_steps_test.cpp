@@ -232,3 +232,21 @@ TEST_CASE("config.set refuses an unknown format and a folder in place at undo",
   CHECK_THROWS_WITH(step->undo(h.ctx(), cp), Catch::Contains(path));
   CHECK(t::exists(path + "/x"));
 }
+
+TEST_CASE(
+    "config.set on a yaml file keeps its comments through apply and undo, undo without apply is "
+    "fine",
+    "[config-steps][steps-builtin]") {
+  t::StepHarness h;
+  std::string path = h.path("app.yml");
+  std::string before = "# managed by ops\ndb:\n  host: old  # primary\n  port: 5432\n";
+  t::write_file(path, before, 0644);
+  auto step = h.make("config.set", {{"path", path}, {"set", {{"db.host", "new"}}}});
+  json cp = step->checkpoint(h.ctx());
+  step->undo(h.ctx(), cp);  // never applied
+  CHECK(t::read_file(path) == before);
+  step->apply(h.ctx(), cp);
+  CHECK(t::read_file(path) == "# managed by ops\ndb:\n  host: new  # primary\n  port: 5432\n");
+  step->undo(h.ctx(), cp);
+  CHECK(t::read_file(path) == before);
+}

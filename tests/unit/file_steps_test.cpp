@@ -245,3 +245,15 @@ TEST_CASE("file.write keeps prior content holding a secret out of the journal",
   step->undo(h.ctx(), cp);
   CHECK(t::read_file(path) == "DB_PASSWORD=hunter2-secret\n");
 }
+
+TEST_CASE("StepHarness can point a step at another registered host",
+          "[file-steps][steps-builtin]") {
+  t::StepHarness h;
+  h.add_host("other", cutover::hosts::make_local_host());
+  h.use_host("other");
+  CHECK(&h.ctx().host != &h.local());
+  auto step = h.make("file.write", {{"path", h.path("via-other")}, {"content", "x"}}, "other");
+  step->apply(h.ctx(), step->checkpoint(h.ctx()));
+  CHECK(t::read_file(h.path("via-other")) == "x");
+  CHECK_THROWS_WITH(h.use_host("nope"), Catch::Contains("unknown host"));
+}
