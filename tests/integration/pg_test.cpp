@@ -13,6 +13,7 @@
 
 #include "checkpoints/artifact_store.h"
 #include "steps/registry.h"
+#include "tests/support/e2e.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
@@ -326,7 +327,7 @@ TEST_CASE("a corrupt artifact is refused before the target is touched", "[pg]") 
   CHECK(cluster().table_stats("cr_dst") == before);
 }
 
-TEST_CASE("the password never reaches argv, output, logs or state files", "[pg]") {
+TEST_CASE("the password never reaches argv or any output or state file", "[pg]") {
   StepHarness h;
   cluster().seed("pw_src", 100000);
   std::atomic<bool> done{false};
@@ -377,4 +378,55 @@ TEST_CASE("the password never reaches argv, output, logs or state files", "[pg]"
   CHECK(out.dump().find(PgCluster::kPassword) == std::string::npos);
   for (const auto& line : h.log()) CHECK(line.find(PgCluster::kPassword) == std::string::npos);
   CHECK(files_containing(h.dir().path(), PgCluster::kPassword).empty());
+}
+
+TEST_CASE("cutover apply: pg.dump -> pg.restore -> failing check exits 3 with the target back",
+          "[pg][e2e]") {
+  cutover::test::TempDir dir;
+  cluster().seed("e2e_src", 20000);
+  cluster().seed("e2e_dst", 500);
+  cluster().psql_script("e2e_dst", "CREATE TABLE only_here (k int PRIMARY KEY);"
+                                   "INSERT INTO only_here VALUES (1), (2);");
+  auto stats_before = cluster().table_stats("e2e_dst");
+  auto schema_before = cluster().schema_dump("e2e_dst");
+  std::string plan =
+      "version: 1\n"
+      "name: pg-e2e\n"
+      "secrets:\n"
+      "  db_password: { env: PG_E2E_PASSWORD }\n"
+      "steps:\n"
+      "  - id: backup\n"
+      "    type: pg.dump\n"
+      "    with: { dsn: \"" + cluster().dsn("e2e_src") + "\", password: \"${secrets.db_password}\" }\n"
+      "  - id: restore\n"
+      "    type: pg.restore\n"
+      "    with:\n"
+      "      dsn: \"" + cluster().dsn("e2e_dst") + "\"\n"
+      "      password: \"${secrets.db_password}\"\n"
+      "      artifact: \"${steps.backup.outputs.artifact}\"\n"
+      "  - id: check\n"
+      "    type: pg.query\n"
+      "    with:\n"
+      "      dsn: \"" + cluster().dsn("e2e_dst") + "\"\n"
+      "      password: \"${secrets.db_password}\"\n"
+      "      sql: SELECT count(*) FROM orders\n"
+      "      expect: { value: 12345 }\n";
+  cutover::test::write_file(dir / "plan.yaml", plan);
+  cutover::test::CliOptions opts;
+  opts.env["PG_E2E_PASSWORD"] = PgCluster::kPassword;
+  auto r = cutover::test::run_cutover(
+      {"apply", dir / "plan.yaml", "--state", dir / "state", "--auto-approve"}, opts);
+  INFO(r.all());
+  CHECK(r.exit_code == 3);
+  CHECK(cluster().table_stats("e2e_dst") == stats_before);
+  CHECK(cluster().schema_dump("e2e_dst") == schema_before);
+  CHECK(r.all().find(PgCluster::kPassword) == std::string::npos);
+  CHECK(cutover::test::all_bytes_under(dir / "state").find(PgCluster::kPassword) ==
+        std::string::npos);
+
+  // The plan's dry run names the databases and what would run, without the password.
+  auto p = cutover::test::run_cutover({"plan", dir / "plan.yaml", "--state", dir / "state"}, opts);
+  INFO(p.all());
+  CHECK(p.all().find("app@127.0.0.1") != std::string::npos);
+  CHECK(p.all().find(PgCluster::kPassword) == std::string::npos);
 }
