@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "executor/git_source.h"
 #include "executor/loader.h"
 #include "executor/plan_json.h"
 #include "util/error.h"
@@ -35,7 +36,7 @@ executor::Plan load_yaml(const std::string& path, const executor::LoadOptions& l
   } catch (const executor::PlanInvalid& e) {
     std::string source;
     try {
-      source = util::read_file(path);
+      source = lo.read_file ? lo.read_file(path) : util::read_file(path);
     } catch (...) {
     }
     std::fputs(util::redact(executor::format_diagnostics(e.diagnostics, source)).c_str(), stderr);
@@ -54,6 +55,35 @@ bool looks_saved(const std::string& path) {
   }
 }
 
+// --rev: the plan and the vars files inside the repository are read from that commit (files
+// outside the work tree are not versioned by it and are read as they are). Returns the git
+// facts of that revision for lp.git.
+nlohmann::json use_revision(const std::string& plan, const std::string& rev,
+                            executor::LoadOptions& lo) {
+  executor::GitRevision r = executor::open_revision(plan, rev);
+  auto read = r.read;
+  auto contains = r.contains;
+  lo.read_file = [read, contains](const std::string& path) {
+    return contains(path) ? read(path) : util::read_file(path);
+  };
+  return {{"in_repo", true}, {"repo", r.repo}, {"commit", r.commit}, {"tags", r.tags},
+          {"dirty", false}, {"rev", rev}};
+}
+
+// The work tree's git facts for lp.git; --require-clean refuses a plan that differs from HEAD.
+nlohmann::json work_tree_git(const std::string& plan, bool require_clean) {
+  executor::GitInfo g = executor::git_info(plan);
+  if (require_clean && !g.in_repo)
+    throw Fatal(ExitCode::usage, plan + " is not in a git work tree, so --require-clean cannot "
+                                        "prove it is committed; drop --require-clean or commit the plan");
+  if (require_clean && g.dirty)
+    throw Fatal(ExitCode::usage,
+                plan + " differs from git HEAD (" +
+                    (g.commit.empty() ? std::string("no commit yet") : g.commit.substr(0, 12)) + " in " + g.repo +
+                    ": modified, staged or untracked); commit it or drop --require-clean");
+  return g.to_json();
+}
+
 }  // namespace
 
 LoadedPlan load_for_command(const Options& o) {
@@ -65,8 +95,10 @@ LoadedPlan load_for_command(const Options& o) {
     // it was made from has changed since.
     auto lo = load_options(load.value("profile", ""), load.value("vars", std::vector<std::string>{}),
                            load.value("vars_files", std::vector<std::string>{}));
-    executor::Plan now = load_yaml(load.value("file", ""), lo);
-    std::string digest = executor::plan_digest(now);
+    std::string file = load.value("file", ""), rev = load.value("rev", "");
+    lp.git = rev.empty() ? work_tree_git(file, o.require_clean) : use_revision(file, rev, lo);
+    executor::Plan now = load_yaml(file, lo);
+    std::string digest = executor::plan_digest(now, lo.read_file);
     if (digest != saved.value("digest", ""))
       throw Fatal(ExitCode::usage, "the plan or its inputs changed since " + o.plan +
                                        " was saved (digest " + saved.value("digest", "").substr(0, 12) + " → " +
@@ -77,12 +109,14 @@ LoadedPlan load_for_command(const Options& o) {
     return lp;
   }
   auto lo = load_options(o.profile, o.vars, o.vars_files);
+  lp.git = o.rev.empty() ? work_tree_git(o.plan, o.require_clean) : use_revision(o.plan, o.rev, lo);
   lp.plan = load_yaml(o.plan, lo);
-  lp.digest = executor::plan_digest(lp.plan);
+  lp.digest = executor::plan_digest(lp.plan, lo.read_file);
   lp.load = {{"file", util::join_path(lp.plan.dir, util::basename(o.plan))},
              {"profile", o.profile},
              {"vars", o.vars},
              {"vars_files", o.vars_files}};
+  if (!o.rev.empty()) lp.load["rev"] = o.rev;
   return lp;
 }
 

@@ -1,0 +1,222 @@
+#include "executor/git_source.h"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <system_error>
+
+#include "util/error.h"
+#include "util/strings.h"
+
+namespace cutover::executor {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RepoFree {
+  void operator()(git_repository* p) const { git_repository_free(p); }
+};
+struct ObjectFree {
+  void operator()(git_object* p) const { git_object_free(p); }
+};
+struct TreeFree {
+  void operator()(git_tree* p) const { git_tree_free(p); }
+};
+struct EntryFree {
+  void operator()(git_tree_entry* p) const { git_tree_entry_free(p); }
+};
+struct ReferenceFree {
+  void operator()(git_reference* p) const { git_reference_free(p); }
+};
+using Repo = std::shared_ptr<git_repository>;
+using Object = std::unique_ptr<git_object, ObjectFree>;
+using Entry = std::unique_ptr<git_tree_entry, EntryFree>;
+using Reference = std::unique_ptr<git_reference, ReferenceFree>;
+
+void init_libgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // libgit2 1.5 refuses a repository owned by another user with a misleading
+    // "safe.directory" error. cutover only ever *reads* the repository the operator pointed
+    // it at (the plan's own), never runs hooks or filters from it, so the check protects
+    // nothing here and would only make `sudo cutover apply` fail on a deploy user's checkout.
+    git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+  });
+}
+
+std::string last_error() {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+std::string oid_hex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
+// `path` made absolute against the process's working folder, with symlinks in its existing
+// part resolved (the repository's work tree is compared in the same form).
+fs::path real_path(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
+  return ec ? fs::absolute(path).lexically_normal() : p;
+}
+
+// The nearest existing folder at or above `p`, where discovery can start.
+std::string existing_dir(fs::path p) {
+  std::error_code ec;
+  while (!p.empty() && !fs::is_directory(p, ec)) {
+    if (p == p.parent_path()) break;
+    p = p.parent_path();
+  }
+  return p.empty() ? "/" : p.string();
+}
+
+// Opens the repository whose work tree holds `plan_path`; null when there is none (or only a
+// bare one). Throws Error when one is found but cannot be opened.
+Repo discover(const std::string& plan_path) {
+  init_libgit2();
+  std::string start = existing_dir(real_path(plan_path).parent_path());
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_ext(&raw, start.c_str(), 0, nullptr);
+  if (rc == GIT_ENOTFOUND) return nullptr;
+  if (rc < 0) throw Error("cannot open the git repository holding " + plan_path + ": " + last_error());
+  Repo repo(raw, RepoFree());
+  if (git_repository_is_bare(raw) || !git_repository_workdir(raw)) return nullptr;
+  return repo;
+}
+
+std::string workdir(git_repository* repo) {
+  std::string w = git_repository_workdir(repo);
+  std::error_code ec;
+  fs::path p = fs::canonical(w, ec);
+  std::string out = ec ? fs::path(w).lexically_normal().string() : p.string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+// `path` relative to the work tree ("a/plan.yaml"), or "" when it lies outside it.
+std::string repo_relative(const std::string& work, const std::string& path) {
+  fs::path rel = real_path(path).lexically_relative(work);
+  std::string s = rel.generic_string();
+  if (s.empty() || s == "." || s == ".." || util::starts_with(s, "../")) return "";
+  return s;
+}
+
+std::vector<std::string> all_tags(git_repository* repo) {
+  git_strarray names{};
+  std::vector<std::string> out;
+  if (git_tag_list(&names, repo) < 0) return out;
+  for (size_t i = 0; i < names.count; ++i) out.emplace_back(names.strings[i]);
+  git_strarray_dispose(&names);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Tags, annotated or lightweight, whose target peels to `commit`, sorted.
+std::vector<std::string> tags_at(git_repository* repo, const git_oid* commit) {
+  std::vector<std::string> out;
+  for (const auto& name : all_tags(repo)) {
+    git_reference* raw = nullptr;
+    if (git_reference_lookup(&raw, repo, ("refs/tags/" + name).c_str()) < 0) continue;
+    Reference ref(raw);
+    git_object* peeled = nullptr;
+    if (git_reference_peel(&peeled, raw, GIT_OBJECT_COMMIT) < 0) continue;  // a tag of a tree or blob
+    Object obj(peeled);
+    if (git_oid_equal(git_object_id(peeled), commit)) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json GitInfo::to_json() const {
+  if (!in_repo) return {{"in_repo", false}};
+  return {{"in_repo", true}, {"repo", repo}, {"commit", commit}, {"tags", tags}, {"dirty", dirty}};
+}
+
+GitInfo git_info(const std::string& plan_path) {
+  GitInfo info;
+  Repo repo = discover(plan_path);
+  if (!repo) return info;
+  info.in_repo = true;
+  info.repo = workdir(repo.get());
+  git_oid head;
+  if (git_reference_name_to_id(&head, repo.get(), "HEAD") == 0) {
+    info.commit = oid_hex(&head);
+    info.tags = tags_at(repo.get(), &head);
+  }
+  std::string rel = repo_relative(info.repo, plan_path);
+  if (info.commit.empty() || rel.empty()) {
+    info.dirty = true;  // no HEAD yet, or the plan is not a file of this work tree
+    return info;
+  }
+  unsigned int flags = 0;
+  int rc = git_status_file(&flags, repo.get(), rel.c_str());
+  // ENOTFOUND: neither in HEAD, the index nor the work tree; anything but CURRENT (ignored
+  // included: an ignored file is not in HEAD either) differs from HEAD.
+  info.dirty = rc != 0 || flags != GIT_STATUS_CURRENT;
+  return info;
+}
+
+GitRevision open_revision(const std::string& plan_path, const std::string& rev) {
+  Repo repo = discover(plan_path);
+  if (!repo)
+    throw Fatal(ExitCode::usage, "--rev " + rev + ": " + plan_path + " is not in a git work tree");
+  GitRevision out;
+  out.repo = workdir(repo.get());
+
+  git_object* raw = nullptr;
+  int rc = git_revparse_single(&raw, repo.get(), (rev + "^{commit}").c_str());
+  if (rc < 0) {
+    std::string why = rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC
+                          ? "no revision '" + rev + "' in " + out.repo
+                          : "cannot resolve revision '" + rev + "' in " + out.repo + ": " + last_error();
+    std::vector<std::string> tags = all_tags(repo.get());
+    why += tags.empty() ? " (the repository has no tags)" : "; tags: " + util::join(tags, ", ");
+    throw Fatal(ExitCode::usage, why);
+  }
+  Object commit(raw);
+  const git_oid* id = git_object_id(raw);
+  out.commit = oid_hex(id);
+  out.tags = tags_at(repo.get(), id);
+
+  git_tree* tree_raw = nullptr;
+  if (git_commit_tree(&tree_raw, reinterpret_cast<git_commit*>(raw)) < 0)
+    throw Error("cannot read the tree of " + out.commit + " in " + out.repo + ": " + last_error());
+  // The reader may outlive this call (the loader keeps it): it owns the repository and tree.
+  std::shared_ptr<git_tree> tree(tree_raw, TreeFree());
+  std::string work = out.repo, short_sha = out.commit.substr(0, 12);
+  std::string label = "'" + rev + "' (" + short_sha + ")";
+  out.read = [repo, tree, work, label](const std::string& path) -> std::string {
+    std::string rel = repo_relative(work, path);
+    if (rel.empty())
+      throw Error(path + " is outside the git work tree " + work + ", so it has no version at " + label);
+    git_tree_entry* entry_raw = nullptr;
+    int rc = git_tree_entry_bypath(&entry_raw, tree.get(), rel.c_str());
+    if (rc == GIT_ENOTFOUND) throw Error(path + " does not exist at revision " + label);
+    if (rc < 0) throw Error("cannot look up " + path + " at revision " + label + ": " + last_error());
+    Entry entry(entry_raw);
+    if (git_tree_entry_type(entry_raw) != GIT_OBJECT_BLOB)
+      throw Error(path + " is not a file at revision " + label + " (a folder or submodule)");
+    if (git_tree_entry_filemode(entry_raw) == GIT_FILEMODE_LINK)
+      throw Error(path + " is a symlink at revision " + label + "; give the file it points to");
+    git_object* blob_raw = nullptr;
+    if (git_tree_entry_to_object(&blob_raw, repo.get(), entry_raw) < 0)
+      throw Error("cannot read " + path + " at revision " + label + ": " + last_error());
+    Object blob(blob_raw);
+    auto* b = reinterpret_cast<git_blob*>(blob_raw);
+    const char* data = static_cast<const char*>(git_blob_rawcontent(b));
+    return std::string(data, static_cast<size_t>(git_blob_rawsize(b)));
+  };
+  out.contains = [work](const std::string& path) { return !repo_relative(work, path).empty(); };
+  return out;
+}
+
+}  // namespace cutover::executor
