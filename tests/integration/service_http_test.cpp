@@ -13,7 +13,9 @@
 
 #include "executor/known_errors.h"
 #include "steps/http_client.h"
+#include "hosts/ssh_host.h"
 #include "tests/support/http_server.h"
+#include "tests/support/sshd.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -307,4 +309,31 @@ TEST_CASE("service steps refuse incomplete parameters", "[service]") {
                     Catch::Contains("unknown manager 'upstart'"));
   CHECK_THROWS_WITH(h.make("service.stop", {{"name", "x"}, {"wait", "soon"}}),
                     Catch::Contains("`wait`"));
+}
+
+TEST_CASE("service steps act on an `on:` host over SSH without hanging on the daemon",
+          "[service][ssh]") {
+  if (!cutover::test::Sshd::available()) {
+    WARN("skipped: /usr/sbin/sshd or ssh-keygen is not installed");
+    return;
+  }
+  cutover::test::Sshd sshd;
+  StepHarness h;
+  h.add_host("remote", cutover::hosts::make_ssh_host(sshd.options()));
+  h.use_host("remote");
+  FakeApp app(h);
+  cutover::testing::write_file(app.config, R"({"message": "remote"})");
+  json p = app.params();
+  p.erase("log");  // on other hosts the default log is /dev/null
+  p["wait"] = "30s";  // each SSH exec can take seconds on a loaded machine
+
+  auto start = h.make("service.start", p, "remote");
+  json cp = start->checkpoint(h.ctx());
+  // A start that waited on the daemon's stdout would hit the action's time limit and throw.
+  start->apply(h.ctx(), cp);
+  CHECK(get_body(app.url()) == R"({"message": "remote"})");
+  CHECK(start->fingerprint(h.ctx()) == json{{"service:remote:command:fake-app", "running"}});
+  start->undo(h.ctx(), cp);
+  CHECK(get_body(app.url()).empty());
+  CHECK(start->fingerprint(h.ctx()) == json{{"service:remote:command:fake-app", "stopped"}});
 }
