@@ -53,3 +53,90 @@ TEST_CASE("file diff: binary or large content is compared by hash", "[diff][step
   CHECK_THAT(d.text, Catch::StartsWith("binary/large file changed (sha256 "));
   CHECK(file_diff(std::string(2 << 20, 'x'), std::string(2 << 20, 'x'), "a", "b").text.empty());
 }
+
+namespace {
+
+// Applies a unified diff made by unified_diff to `before` (test oracle).
+std::string apply_patch(const std::string& before, const std::string& patch) {
+  std::vector<std::string> lines;
+  for (size_t s = 0; s < before.size();) {
+    size_t nl = before.find('\n', s);
+    size_t e = nl == std::string::npos ? before.size() : nl + 1;
+    lines.push_back(before.substr(s, e - s));
+    s = e;
+  }
+  std::vector<std::string> plines;
+  for (size_t s = 0; s < patch.size();) {
+    size_t nl = patch.find('\n', s);
+    plines.push_back(patch.substr(s, nl - s));
+    s = nl + 1;
+  }
+  std::string out;
+  size_t next = 0;  // next line of `before` not yet copied
+  for (size_t i = 2; i < plines.size(); ++i) {
+    const std::string& p = plines[i];
+    if (p.rfind("@@ -", 0) == 0) {
+      size_t start = std::stoul(p.substr(4));
+      size_t comma = p.find(',', 4), space = p.find(' ', 4);
+      size_t count =
+          (comma != std::string::npos && comma < space) ? std::stoul(p.substr(comma + 1)) : 1;
+      size_t first = count == 0 ? start : start - 1;
+      while (next < first) out += lines[next++];
+      continue;
+    }
+    if (p[0] == '\\') continue;  // handled with the line it follows
+    std::string text = p.substr(1) + "\n";
+    if (p[0] == ' ')
+      out += lines[next++];
+    else if (p[0] == '-')
+      ++next;
+    else
+      out += text;
+    if (p[0] == '+' && i + 1 < plines.size() && plines[i + 1][0] == '\\') out.pop_back();
+  }
+  while (next < lines.size()) out += lines[next++];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("unified diff: applying the diff gives the new text (random texts)",
+          "[diff][steps-builtin]") {
+  std::srand(42);
+  auto random_text = [] {
+    std::string s;
+    int n = std::rand() % 30;
+    for (int i = 0; i < n; ++i)
+      s += std::string(1, static_cast<char>('a' + std::rand() % 4)) + "\n";
+    if (!s.empty() && std::rand() % 5 == 0) s.pop_back();
+    return s;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    std::string a = random_text(), b = random_text();
+    auto d = unified_diff(a, b, "a", "b");
+    INFO("a=" << a << "\nb=" << b << "\ndiff=\n" << d.text);
+    if (a == b) {
+      CHECK(d.text.empty());
+      continue;
+    }
+    REQUIRE(apply_patch(a, d.text) == b);
+    // Minimal: as many changed lines as the longest common subsequence allows.
+    auto split = [](const std::string& t) {
+      std::vector<std::string> v;
+      for (size_t st = 0; st < t.size();) {
+        size_t nl = t.find('\n', st);
+        size_t e = nl == std::string::npos ? t.size() : nl + 1;
+        v.push_back(t.substr(st, e - st));
+        st = e;
+      }
+      return v;
+    };
+    auto la = split(a), lb = split(b);
+    std::vector<std::vector<size_t>> lcs(la.size() + 1, std::vector<size_t>(lb.size() + 1, 0));
+    for (size_t i = 1; i <= la.size(); ++i)
+      for (size_t j = 1; j <= lb.size(); ++j)
+        lcs[i][j] =
+            la[i - 1] == lb[j - 1] ? lcs[i - 1][j - 1] + 1 : std::max(lcs[i - 1][j], lcs[i][j - 1]);
+    CHECK(d.added + d.removed == la.size() + lb.size() - 2 * lcs[la.size()][lb.size()]);
+  }
+}
