@@ -197,7 +197,7 @@ class Checker {
       check_refs(it.value(), base, RefContext{"hosts"});
       for (const char* field : {"password", "passphrase"})
         if (it->contains(field) && !exactly_one_secret_ref((*it)[field]))
-          sink_.at(base + "/" + field, std::string("'") + field +
+          sink_.literal_secret(base + "/" + field, std::string("'") + field +
                                            "' is a secret: write it as ${secrets.NAME}, not as "
                                            "literal text");
       if (it->contains("host_key") && (*it)["host_key"].is_string() &&
@@ -308,8 +308,9 @@ class Checker {
       }
       unknown.insert(ptr);
       if (v && !exactly_one_secret_ref(*v))
-        sink_.at(ptr, "'" + param +
-                          "' is a secret: write it as ${secrets.NAME}, not as literal text");
+        sink_.literal_secret(ptr, "'" + param +
+                                      "' is a secret: write it as ${secrets.NAME}, not as "
+                                      "literal text");
     }
     if (type.params_schema.empty() || (s.contains("with") && !s["with"].is_object())) return;
     json view = schema_view(with, base + "/with", unknown);

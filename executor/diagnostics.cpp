@@ -120,6 +120,30 @@ void DiagSink::at_key(const std::string& pointer, const std::string& message) {
   at(pointer, message);
 }
 
+void DiagSink::literal_secret(const std::string& pointer, const std::string& message) {
+  at(pointer, message);
+  secrets_.push_back(out_.back());
+}
+
+std::string mask_scalar(const std::string& line, int col) {
+  size_t i = static_cast<size_t>(col - 1);
+  if (col <= 0 || i >= line.size()) return line;
+  size_t end = i;
+  char q = line[i];
+  if (q == '"' || q == '\'') {
+    end = line.find(q, i + 1);
+    end = end == std::string::npos ? line.size() : end + 1;
+  } else {
+    // A plain scalar ends at a flow indicator, a comment or the end of the line.
+    while (end < line.size() && std::string(",]}").find(line[end]) == std::string::npos &&
+           !(line[end] == '#' && end > i && line[end - 1] == ' '))
+      ++end;
+    while (end > i && line[end - 1] == ' ') --end;
+  }
+  // As many '*' as characters hidden: the carets of other problems on the line stay aligned.
+  return line.substr(0, i) + std::string(end - i, '*') + line.substr(end);
+}
+
 void DiagSink::file_level(const std::string& message) {
   Diagnostic d;
   d.file = file_;

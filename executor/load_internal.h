@@ -72,6 +72,11 @@ class DiagSink {
   void file_level(const std::string& message);
   /// A position "line L" of a pointer, for messages that point elsewhere ("first at line 4").
   SourceLoc loc_of(const std::string& pointer) const;
+  /// A literal secret at `pointer`: reported like at(), and its place remembered so that no
+  /// source excerpt shows it (see secret_spans()).
+  void literal_secret(const std::string& pointer, const std::string& message);
+  /// Where literal secrets were found (file and position of each value).
+  const std::vector<Diagnostic>& secret_spans() const { return secrets_; }
 
  private:
   void add(const std::string& pointer, const Origin* origin, const std::string& message);
@@ -79,7 +84,11 @@ class DiagSink {
   const SourceMap& map_;
   std::string file_;
   std::vector<Diagnostic>& out_;
+  std::vector<Diagnostic> secrets_;
 };
+
+/// `line` with the scalar that starts at column `col` (1-based) replaced by as many '*'.
+std::string mask_scalar(const std::string& line, int col);
 
 /// One schema violation: where (JSON pointer in the validated document) and what.
 struct SchemaError {

@@ -222,6 +222,7 @@ Plan build(const json& doc, const SourceMap& map, Plan plan) {
 Plan load_plan_text(const std::string& path, const std::string& text, const LoadOptions& opts) {
   std::vector<Diagnostic> diags;
   std::map<std::string, std::string> texts{{path, text}};
+  std::vector<Diagnostic> secret_spans;  // literal secrets: never shown in an excerpt
   auto fail = [&]() -> PlanInvalid {
     std::stable_sort(diags.begin(), diags.end(), [&](const Diagnostic& a, const Diagnostic& b) {
       return std::make_tuple(a.file != path, a.loc.line, a.loc.col) <
@@ -230,6 +231,11 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
     for (auto& d : diags) {
       auto it = texts.find(d.file);
       if (it != texts.end()) d.line_text = line_of(it->second, d.loc.line);
+      std::vector<int> cols;
+      for (const auto& s : secret_spans)
+        if (s.file == d.file && s.loc.line == d.loc.line) cols.push_back(s.loc.col);
+      std::sort(cols.rbegin(), cols.rend());
+      for (int col : cols) d.line_text = detail::mask_scalar(d.line_text, col);
     }
     return PlanInvalid(std::move(diags));
   };
@@ -312,6 +318,7 @@ Plan load_plan_text(const std::string& path, const std::string& text, const Load
 
   DiagSink sink(doc, map, path, diags);
   detail::check_plan(doc, plan.dir, opts.profile, sink);
+  secret_spans = sink.secret_spans();
   if (!diags.empty()) throw fail();
   return build(doc, map, std::move(plan));
 }

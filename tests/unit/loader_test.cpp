@@ -544,3 +544,27 @@ steps:
   CHECK(problems(text, opts) ==
         Lines{"plan.yaml:7:18: vars.url: unknown var 'hots' (known vars: url)"});
 }
+
+TEST_CASE("a literal secret never appears in a source excerpt", "[loader]") {
+  require_types();
+  const std::string text = std::string(kHeader) + R"(steps:
+  - id: dump
+    type: pg.dump
+    with: { dsn: "postgresql://h/db", password: hunter2, jbos: 2 }
+)";
+  try {
+    load_plan_text("plan.yaml", text);
+    FAIL("the plan loaded");
+  } catch (const PlanInvalid& e) {
+    std::string out = format_diagnostics(e.diagnostics, text);
+    CHECK(out.find("hunter2") == std::string::npos);
+    CHECK(out ==
+          "plan.yaml:6:49: steps[0].with.password: 'password' is a secret: write it as "
+          "${secrets.NAME}, not as literal text\n"
+          "    with: { dsn: \"postgresql://h/db\", password: *******, jbos: 2 }\n"
+          "                                                ^\n"
+          "plan.yaml:6:58: steps[0].with.jbos: unknown field 'jbos' (did you mean 'jobs'?)\n"
+          "    with: { dsn: \"postgresql://h/db\", password: *******, jbos: 2 }\n"
+          "                                                         ^\n");
+  }
+}
