@@ -156,7 +156,13 @@ steps::Context Execution::context(hosts::Host& host, util::Deadline deadline) {
                         [this](const std::string& name) -> hosts::Host& {
                           return env_.host(name == "local" ? "" : name);
                         },
-                        [this](const std::string& line) { log(line); }};
+                        [this](const std::string& line) { log(line); },
+                        [this](const std::string& text) { return render(text); }};
+}
+
+std::string Execution::render(const std::string& text) {
+  json v = interpolate_string(text, env_.scope(outputs_, run_id_, run_dir_ + "/scratch"), SecretMode::reveal);
+  return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
 PassResult Execution::forward(size_t from) {

@@ -53,6 +53,8 @@ class Execution {
 
  private:
   steps::Context context(hosts::Host& host, util::Deadline deadline);
+  /// Renders template text against the run's scope (vars, secrets, earlier outputs).
+  std::string render(const std::string& text);
   PassResult run_step(const StepSpec& spec, const StepRecord* resumed);
   bool undo_step(StepRecord& rec);
   void log(const std::string& line);

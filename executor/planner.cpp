@@ -72,7 +72,12 @@ ExitCode dry_run(const Plan& plan, const PlanOptions& opts) {
       auto step = steps::make_step({spec.id, spec.type, spec.on, params}, plan.dir);
       steps::Context ctx{env.host(spec.on), artifacts, info, no_progress, util::Deadline{},
                          [&](const std::string& n) -> hosts::Host& { return env.host(n == "local" ? "" : n); },
-                         [](const std::string&) {}};
+                         [](const std::string&) {},
+                         [&](const std::string& text) {
+                           json v = interpolate_string(text, env.scope(outputs, "(plan)", scratch.path, true),
+                                                       SecretMode::reveal);
+                           return v.is_string() ? v.get<std::string>() : v.dump();
+                         }};
       steps::Preview p = step->plan(ctx);
       if (p.outputs.is_object() && !p.outputs.empty()) outputs[spec.id] = p.outputs;
       std::string mark = check ? "  ✓ " : p.changes ? "  ~ " : "  = ";

@@ -28,7 +28,9 @@ void git(const std::string& repo, const std::vector<std::string>& args) {
 
 /// Version N of the plan: config values, a rewritten file, and (with a database) one more table.
 std::string plan_version(int n, const std::string& app, const std::string& dsn) {
-  std::string plan = "version: 1\nname: shop\nsecrets:\n  pw: { env: CUTOVER_TEST_PG_PASSWORD }\nsteps:\n";
+  std::string plan = "version: 1\nname: shop\n";
+  if (!dsn.empty()) plan += "secrets:\n  pw: { env: CUTOVER_TEST_PG_PASSWORD }\n";
+  plan += "steps:\n";
   plan += "  - id: settings\n    type: config.set\n    with: { path: " + app + "/settings.json, set: { version: " +
           std::to_string(n) + ", feature.v" + std::to_string(n) + ": true } }\n";
   plan += "  - id: nginx\n    type: file.write\n    with: { path: " + app + "/nginx.conf, content: \"server_name v" +

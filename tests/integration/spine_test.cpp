@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/support/e2e.h"
+#include "util/fs.h"
 
 using cutover::test::CliOptions;
 using cutover::test::CliResult;
@@ -288,6 +289,11 @@ steps:
     with: { path: ")" + app + R"(/config/connection_registry.json", set: { api_token: "${secrets.token}" } }
 )");
   for (const char* output : {"human", "json"}) {
+    // A fresh app each time: a second apply would checkpoint the registry's prior bytes,
+    // which hold the secret the first one wrote (checkpoints keep exact bytes; see
+    // docs/state-and-recovery.md).
+    cutover::util::remove_all(app);
+    seed_app(app);
     CliOptions env;
     env.env["CUTOVER_TEST_TOKEN"] = secret;
     CliResult r = run_cutover({"apply", t / "plan.yaml", "--state", state, "--output", output}, env);
