@@ -142,7 +142,10 @@ size_t find_key(const Doc& d, size_t begin, size_t end, int ind, const std::stri
                       " is a list; config.set edits only mappings in yaml",
                   "use a file.replace or shell step for lists");
     KeyLine k = parse_key(d.lines[j]);
-    if (k.ok && k.key == key) return j;
+    if (!k.ok)
+      throw Error("config.set: " + d.label + ": " + where + " holds a value (" +
+                  util::trim(d.lines[j]) + "), not a mapping");
+    if (k.key == key) return j;
   }
   return std::string::npos;
 }
@@ -279,7 +282,12 @@ void unset_key(Doc& d, const std::vector<std::string>& path) {
         break;
       }
     if (ind < 0) return;
-    size_t at = find_key(d, begin, end, ind, path[i], "'" + path[i] + "'");
+    size_t at;
+    try {
+      at = find_key(d, begin, end, ind, path[i], "'" + path[i] + "'");
+    } catch (const Error&) {
+      return;  // under a list or a scalar the key cannot exist: nothing to remove
+    }
     if (at == std::string::npos) return;
     size_t bend = block_end(d, at);
     if (i + 1 == path.size()) {

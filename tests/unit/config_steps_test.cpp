@@ -190,6 +190,9 @@ TEST_CASE("config.set on yaml edits lines and keeps comments", "[config-steps][s
   CHECK_THROWS_WITH(edit(F::yaml, before, {{"workers.0", "x"}}), Catch::Contains("is a list"));
   CHECK_THROWS_WITH(edit(F::yaml, before, {{"server.port.x", 1}}),
                     Catch::Contains("holds a value"));
+  CHECK_THROWS_WITH(edit(F::yaml, "key:\n  a plain scalar\n", {{"key.x", 1}}),
+                    Catch::Contains("holds a value"));
+  CHECK(edit(F::yaml, "key:\n  a plain scalar\nnext: 1\n", {{"key", "v"}}) == "key: v\nnext: 1\n");
   CHECK(edit(F::yaml, "", {{"a.b", "10.0.0.2"}}) == "a:\n  b: \"10.0.0.2\"\n");
   CHECK(edit(F::yaml, "---\nroot:\n    k: 1\n", {{"root.j", 2}}) ==
         "---\nroot:\n    k: 1\n    j: 2\n");
