@@ -1,6 +1,10 @@
 #include "executor/report.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <functional>
+#include <set>
 
 #include "util/fs.h"
 #include "util/redact.h"
@@ -29,6 +33,18 @@ void collect_artifacts(const json& j, std::vector<std::string>& out) {
   }
 }
 
+// Seconds since the epoch of a journal timestamp ("2026-11-24T01:02:03.456Z"); -1 if malformed.
+double parse_ts(const std::string& ts) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(ts.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
+}
+
 json next_steps(const RunSummary& s) {
   json out = json::array();
   if (s.status == "interrupted")
@@ -49,6 +65,7 @@ json build_report(const RunSummary& s) {
   json files = json::array();
   json checks = json::array();
   json artifacts = json::array();
+  const double run_start = parse_ts(s.started);
   for (const auto& st : s.steps) {
     json e = {{"id", st.id},
               {"type", st.type},
@@ -56,6 +73,12 @@ json build_report(const RunSummary& s) {
               {"seconds", st.seconds},
               {"outputs", st.outputs}};
     if (!st.on.empty()) e["on"] = st.on;
+    // When the step started, and how far into the run (the HTML timeline places bars by it).
+    if (!st.started.empty()) {
+      e["started"] = st.started;
+      double at = parse_ts(st.started);
+      if (run_start >= 0 && at >= 0) e["offset"] = std::max(0.0, at - run_start);
+    }
     if (!st.error.empty()) e["error"] = st.error;
     if (!st.hint.empty()) e["hint"] = st.hint;
     if (st.undone || st.undo_failed || st.undoing) {
@@ -97,17 +120,42 @@ json build_report(const RunSummary& s) {
   return util::redact_json(r);
 }
 
+void add_unreached_steps(json& report, const json& plan) {
+  if (report.value("kind", "apply") != "apply" || !plan.is_object() || !plan.contains("steps")) return;
+  std::set<std::string> seen;
+  for (const auto& st : report["steps"]) seen.insert(st.value("id", ""));
+  for (const auto& st : plan["steps"]) {
+    std::string id = st.value("id", "");
+    if (id.empty() || seen.count(id)) continue;
+    report["steps"].push_back({{"id", id}, {"type", st.value("type", "")}, {"status", "skipped"},
+                               {"seconds", 0.0}, {"outputs", json::object()}});
+  }
+}
+
 void write_reports(const RunSummary& summary, const std::string& run_dir, const RunOptions& opts) {
   json report = build_report(summary);
+  try {
+    if (util::exists(run_dir + "/plan.json"))
+      add_unreached_steps(report, json::parse(util::read_file(run_dir + "/plan.json")));
+  } catch (const std::exception&) {
+    // The report stays useful without the steps the run never reached.
+  }
   std::string text = report.dump(2) + "\n";
   util::write_file_atomic(run_dir + "/report.json", text, 0600);
   std::string junit = junit_report(report);
   util::write_file_atomic(run_dir + "/report.junit.xml", junit, 0600);
   std::string html = html_report(report);
   util::write_file_atomic(run_dir + "/report.html", html, 0600);
-  if (!opts.report_file.empty()) util::write_file_atomic(opts.report_file, text, 0644);
-  if (!opts.junit_file.empty()) util::write_file_atomic(opts.junit_file, junit, 0644);
-  if (!opts.html_file.empty()) util::write_file_atomic(opts.html_file, html, 0644);
+  // The copies go where the operator asked, their folders created as needed (CI: out/…).
+  auto copy = [](const std::string& path, const std::string& data) {
+    if (path.empty()) return;
+    std::string dir = util::dirname(path);
+    if (!dir.empty() && !util::exists(dir)) util::make_dirs(dir, 0755);
+    util::write_file_atomic(path, data, 0644);
+  };
+  copy(opts.report_file, text);
+  copy(opts.junit_file, junit);
+  copy(opts.html_file, html);
 }
 
 }  // namespace cutover::executor
