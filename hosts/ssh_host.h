@@ -109,6 +109,13 @@ class SshHost final : public Host {
   struct Impl;
 
  private:
+  uint64_t upload_impl(const std::string& path, uint64_t offset, uint32_t mode,
+                       const std::function<size_t(char*, size_t)>& source,
+                       const util::Deadline& deadline);
+  uint64_t download_impl(const std::string& path, uint64_t offset,
+                         const std::function<void(const char*, size_t)>& sink,
+                         const util::Deadline& deadline);
+
   std::unique_ptr<Impl> impl_;
 };
 

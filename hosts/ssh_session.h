@@ -56,6 +56,9 @@ class SshSession {
   /// Marks the connection unusable when `rc` is a connection-level failure (not an SFTP
   /// status). Returns true if it did.
   bool note_failure(long long rc);
+  /// Marks the connection unusable (a caller abandoned libssh2 work midway); the next
+  /// operation reconnects.
+  void mark_broken() { broken_ = true; }
   /// "host NAME (USER@ADDRESS:PORT)", for messages.
   std::string who() const;
   /// A hint for a dropped connection.

@@ -22,9 +22,37 @@ constexpr size_t kWindow = 4u << 20;
 
 }  // namespace
 
+namespace {
+
+// An exception between libssh2 calls (the source or sink threw) leaves requests in flight on
+// the SFTP channel: drop the connection rather than reuse a channel in an unknown state.
+template <class F>
+uint64_t guarded(SshSession& s, F&& f) {
+  try {
+    return f();
+  } catch (...) {
+    s.mark_broken();
+    throw;
+  }
+}
+
+}  // namespace
+
 uint64_t SshHost::upload(const std::string& path, uint64_t offset, uint32_t mode,
                          const std::function<size_t(char*, size_t)>& source,
                          const util::Deadline& deadline) {
+  return guarded(impl_->session, [&] { return upload_impl(path, offset, mode, source, deadline); });
+}
+
+uint64_t SshHost::download(const std::string& path, uint64_t offset,
+                           const std::function<void(const char*, size_t)>& sink,
+                           const util::Deadline& deadline) {
+  return guarded(impl_->session, [&] { return download_impl(path, offset, sink, deadline); });
+}
+
+uint64_t SshHost::upload_impl(const std::string& path, uint64_t offset, uint32_t mode,
+                              const std::function<size_t(char*, size_t)>& source,
+                              const util::Deadline& deadline) {
   unsigned long flags = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT;
   if (offset == 0) flags |= LIBSSH2_FXF_TRUNC;
   auto h = sftp_open(*impl_, path, flags, 0600, LIBSSH2_SFTP_OPENFILE,
@@ -70,9 +98,9 @@ uint64_t SshHost::upload(const std::string& path, uint64_t offset, uint32_t mode
   return written;
 }
 
-uint64_t SshHost::download(const std::string& path, uint64_t offset,
-                           const std::function<void(const char*, size_t)>& sink,
-                           const util::Deadline& deadline) {
+uint64_t SshHost::download_impl(const std::string& path, uint64_t offset,
+                                const std::function<void(const char*, size_t)>& sink,
+                                const util::Deadline& deadline) {
   auto h = sftp_open(*impl_, path, LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE, "cannot open",
                      deadline);
   if (offset) libssh2_sftp_seek64(h->get(), offset);
