@@ -1,5 +1,7 @@
 #include "executor/plan_json.h"
 
+#include <functional>
+
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -130,7 +132,21 @@ std::string plan_digest(const Plan& plan, const std::function<std::string(const 
   json j = plan_to_json(plan);
   j.erase("file");  // where the plan was read from is not part of what it does
   h.update(j.dump());
-  for (const auto& input : plan.inputs) {
+  // Every file the plan reads, not only vars files: templates, sources and SQL files named in
+  // steps (`template: f`, `source: f`, `up: {file: f}`), relative to the plan's folder.
+  std::vector<std::string> inputs = plan.inputs;
+  std::function<void(const json&, const std::string&)> collect = [&](const json& v, const std::string& key) {
+    if (v.is_string() && (key == "template" || key == "source" || key == "file")) {
+      const std::string& p = v.get_ref<const std::string&>();
+      if (p.find("${") == std::string::npos) inputs.push_back(util::join_path(plan.dir, p));
+    } else if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) collect(it.value(), it.key());
+    } else if (v.is_array()) {
+      for (const auto& x : v) collect(x, "");
+    }
+  };
+  for (const auto& s : plan.steps) collect(s.with, "");
+  for (const auto& input : inputs) {
     h.update("\ninput:" + input + "\n");
     try {
       h.update(read ? read(input) : util::read_file(input));
