@@ -111,10 +111,24 @@ int main(int argc, char** argv) {
   auto* schema = app.add_subcommand("schema", "print the plan JSON Schema");
   common(schema, o);
 
+  auto* doctor = app.add_subcommand("doctor", "diagnose the environment a plan needs");
+  doctor->add_option("PLAN", o.plan, "plan file (without it: tools, state folder, lock, runs only)");
+  doctor->add_option("--profile", o.profile, "merge profiles.NAME over vars and hosts");
+  doctor->add_option("--var", o.vars, "KEY=VALUE (repeatable)");
+  doctor->add_option("--vars-file", o.vars_files, "YAML file of vars (repeatable)");
+  doctor->add_option("--rev", o.rev, "load the plan from git at this revision");
+  common(doctor, o);
+
+  auto* init = app.add_subcommand("init", "write a starter plan (asks questions on a terminal)");
+  init->add_option("DIR", o.dir, "folder for plan.yaml (default: the current folder)");
+  init->add_option("--template", o.template_name, "server-move (default), domain-rename, full-sync or release")
+      ->check(CLI::IsMember({"server-move", "domain-rename", "full-sync", "release"}));
+  common(init, o);
+
   std::map<CLI::App*, std::function<int(const Options&)>> commands = {
       {validate, cmd_validate}, {plan, cmd_plan},       {apply, cmd_apply},   {resume, cmd_resume},
       {rollback, cmd_rollback}, {history, cmd_history}, {show, cmd_show},     {status, cmd_status},
-      {steps, cmd_steps},       {schema, cmd_schema}};
+      {steps, cmd_steps},       {schema, cmd_schema},     {doctor, cmd_doctor}, {init, cmd_init}};
 
   try {
     app.parse(argc, argv);

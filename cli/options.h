@@ -31,7 +31,7 @@ struct Options {
   bool no_color = false;
   int verbose = 0, quiet = 0;
   int keep = 0;
-  std::string template_name, dir;
+  std::string template_name, dir;   // init --template, DIR
 };
 
 /// The reporter for these options (terminal detection, colours, json).
@@ -47,5 +47,9 @@ int cmd_show(const Options& o);
 int cmd_status(const Options& o);
 int cmd_steps(const Options& o);
 int cmd_schema(const Options& o);
+/// doctor [PLAN]: the table of checks (cli/cmd_doctor.cpp); 0 when none failed, else 1.
+int cmd_doctor(const Options& o);
+/// init [--template T] [DIR]: writes DIR/plan.yaml (cli/cmd_init.cpp); 1 if it exists.
+int cmd_init(const Options& o);
 
 }  // namespace cutover::cli
