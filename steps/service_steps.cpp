@@ -90,7 +90,7 @@ class ServiceStep final : public Step {
       std::string prefix = "service " + spec.name + " (" + manager_name(spec.manager) + "): ";
       if (util::starts_with(why, prefix)) why = why.substr(prefix.size());
       p.changes = true;
-      p.summary = what + ": state unknown: " + why;
+      p.summary = what + ": state unknown: " + why.substr(0, why.find('\n'));
       p.detail = "state unknown: " + why + "\nwould run: " + commands;
     }
     return p;

@@ -87,6 +87,7 @@ TEST_CASE("each known error matches a realistic error line", "[known-errors]") {
       {"unit-not-found", "Failed to stop hivesync-api.service: Unit hivesync-api.service not loaded."},
       {"unit-not-found", "Failed to start hivesync.service: Unit hivesync.service not found."},
       {"compose-missing", "docker: 'compose' is not a docker command."},
+      {"compose-missing", "state unknown: docker compose ps: exit 125: unknown flag: --project-directory"},
       {"command-not-found", "sh: 1: pg_dump: not found"},
       {"command-not-found", "bash: pm2: command not found"},
   };
