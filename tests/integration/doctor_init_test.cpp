@@ -144,6 +144,32 @@ steps:
   CHECK(h.out.find("2 failed") != std::string::npos);
 }
 
+TEST_CASE("doctor: a host nobody answers on is unreachable, with the hint", "[doctor]") {
+  TempDir t;
+  int port = closed_port();
+  write_file(t / "plan.yaml", R"(version: 1
+name: doctor-hosts
+hosts:
+  new: { address: 127.0.0.1, port: )" + std::to_string(port) + R"(, user: deploy, agent: true }
+  spare: { address: 127.0.0.1, port: 1, user: deploy, agent: true }
+steps:
+  - id: marker
+    type: check.file
+    on: new
+    with: { path: /etc/hostname }
+)");
+  CliResult r = run_cutover({"doctor", "plan.yaml", "--output", "json"}, at(t.path()));
+  INFO(r.all());
+  CHECK(r.exit_code == 1);
+  auto rows = rows_of(r.out);
+  REQUIRE(rows.count("host new: reachable"));
+  CHECK(rows["host new: reachable"]["status"] == "fail");
+  CHECK(rows["host new: reachable"]["detail"].get<std::string>().find("refused") != std::string::npos);
+  CHECK(!rows["host new: reachable"]["hint"].get<std::string>().empty());
+  CHECK(rows.count("host new: auth") == 0);               // not reached
+  CHECK(rows["host spare"]["status"] == "ok");             // no step uses it: not contacted
+}
+
 TEST_CASE("doctor without a plan: tools, state folder, lock, runs; a run needing attention fails",
           "[doctor]") {
   TempDir t;
