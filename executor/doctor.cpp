@@ -126,7 +126,7 @@ void check_tool(std::vector<DoctorRow>& rows, const std::string& tool, bool need
     return;
   }
   try {
-    std::string v = tool_version(path);
+    std::string v = tool_version(path, tool == "ssh" ? "-V" : "--version");
     rows.push_back(row("tool " + tool, "ok", path + (v.empty() ? "" : " " + v)));
   } catch (const Error& e) {
     rows.push_back(fail_row("tool " + tool, e.what()));
