@@ -93,7 +93,7 @@ for db in pgb varied; do
   plan $db
   : > "$out/hand-$db.times"; : > "$out/cut-$db.times"; : > "$out/rss-$db"
   for r in $(seq "$rounds"); do
-    dropdb --if-exists ${db}_copy; rm -f "$out/hand.dump"; sync
+    dropdb --if-exists ${db}_copy 2>/dev/null; rm -f "$out/hand.dump"; sync
     t0=$(now)
     pg_dump -Fc -f "$out/hand.dump" $db
     createdb ${db}_copy
@@ -101,7 +101,7 @@ for db in pgb varied; do
     t1=$(now)
     awk "BEGIN {print $t1 - $t0}" >> "$out/hand-$db.times"
 
-    dropdb --if-exists ${db}_copy; rm -rf "$out/state"; sync
+    dropdb --if-exists ${db}_copy 2>/dev/null; rm -rf "$out/state"; sync
     t0=$(now)
     BENCH_PG_PASSWORD=$PGPASSWORD /usr/bin/time -v -o "$out/time.txt" \
       "$bin" apply "$out/plan-$db.yaml" --state "$out/state" --auto-approve -q >"$out/cutover.log" 2>&1 \

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -155,7 +156,8 @@ void require_tool_version(const std::string& tool, int server_num, const Dsn& ds
 std::string scratch_dir(Context& ctx, const std::string& prefix) {
   if (!ctx.run.run_dir.empty()) {
     util::make_dirs(ctx.run.run_dir, 0700);
-    return util::make_temp_dir(ctx.run.run_dir + "/" + prefix);
+    std::string dir = std::filesystem::absolute(ctx.run.run_dir).string();
+    return util::make_temp_dir(dir + "/" + prefix);
   }
   return util::make_temp_dir(prefix);
 }

@@ -163,8 +163,9 @@ void remove_all(const std::string& path) {
 
 std::string make_temp_dir(const std::string& prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  // An absolute prefix names the folder to create it in (same filesystem as a later rename).
-  std::string templ = (!prefix.empty() && prefix[0] == '/')
+  // A prefix with a '/' names the folder to create it in, absolute or relative to the working
+  // folder (same filesystem as a later rename); a bare name goes under $TMPDIR.
+  std::string templ = prefix.find('/') != std::string::npos
                           ? prefix + "XXXXXX"
                           : std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   if (!::mkdtemp(templ.data())) throw Error(errno_text("cannot create temp folder", templ));

@@ -60,8 +60,9 @@ std::string expand_home(const std::string& path);
 /// Removes a file or a whole tree; absent is fine. Throws Error on failure.
 void remove_all(const std::string& path);
 
-/// A fresh private temp folder under $TMPDIR (or /tmp) with `prefix`; an absolute `prefix`
-/// ("/state/artifacts/tmp/w") is used as it is, so the folder lands where the caller says.
+/// A fresh private temp folder under $TMPDIR (or /tmp) with `prefix`; a `prefix` holding a '/'
+/// (".cutover/artifacts/tmp/w", "/state/tmp/w") is used as it is, so the folder lands where
+/// the caller says.
 std::string make_temp_dir(const std::string& prefix);
 
 }  // namespace cutover::util

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "checkpoints/artifact_store.h"
+#include "steps/pg_conn.h"
 #include "steps/registry.h"
 #include "tests/support/e2e.h"
 #include "tests/support/pg_cluster.h"
@@ -93,6 +94,23 @@ TEST_CASE("pg step types are registered with complete schemas", "[pg]") {
   CHECK(cutover::steps::find_step_type("pg.sql")->undo_param == "down");
   CHECK(cutover::steps::find_step_type("pg.restore")->undo_discards_data);
   CHECK(cutover::steps::find_step_type("pg.restore")->resume == cutover::steps::Resume::yes);
+}
+
+TEST_CASE("DSNs: the password never stays in the printable or argv forms", "[pg]") {
+  using cutover::steps::pg::Dsn;
+  Dsn uri = Dsn::parse("postgresql://hive:p%40ss@db.example.test:5433/hive%20sync?sslmode=require");
+  CHECK(uri.password() == "p@ss");
+  CHECK(uri.display() == "hive@db.example.test:5433/hive sync");
+  CHECK(uri.resource() == "db.example.test:5433/hive sync");
+  CHECK(uri.conninfo() ==
+        "user='hive' host='db.example.test' port='5433' dbname='hive sync' sslmode='require'");
+  CHECK(uri.tool_env().at("PGPASSWORD") == "p@ss");
+  CHECK(uri.with_dbname("postgres").dbname() == "postgres");
+  Dsn kv = Dsn::parse("host=/var/run/postgresql dbname='it\\'s' password='x y' user=app", "given");
+  CHECK(kv.password() == "given");
+  CHECK(kv.conninfo().find("password") == std::string::npos);
+  CHECK(kv.display() == "app@/var/run/postgresql:5432/it's");
+  CHECK_THROWS_AS(Dsn::parse("host=db dbname='unterminated"), cutover::Error);
 }
 
 TEST_CASE("check.pg and pg.query", "[pg]") {
