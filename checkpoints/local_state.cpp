@@ -19,7 +19,11 @@ namespace {
 
 class LocalState final : public StateStore {
  public:
-  explicit LocalState(std::string dir) : root_(std::move(dir)), artifacts_(root_ + "/artifacts") {
+  // The root is made absolute: steps and the artifact store build paths from it after the
+  // working directory may have changed (and a relative temp prefix would land in /tmp).
+  explicit LocalState(const std::string& dir)
+      : root_(std::filesystem::absolute(dir).lexically_normal().string()), artifacts_(root_ + "/artifacts") {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     bool fresh = !util::exists(root_);
     util::make_dirs(root_, 0700);
     if (fresh) ::chmod(root_.c_str(), 0700);

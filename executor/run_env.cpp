@@ -62,8 +62,18 @@ hosts::Host& RunEnv::host(const std::string& name) {
 }
 
 void RunEnv::connect_all() {
-  for (const auto& s : plan_.steps)
+  for (const auto& s : plan_.steps) {
     if (!s.on.empty() && s.on != "local") host(s.on);
+    // transfer names its remote side as HOST:/path in src or dest.
+    if (s.type == "transfer")
+      for (const char* key : {"src", "dest"})
+        if (s.with.contains(key) && s.with[key].is_string()) {
+          const std::string& v = s.with[key].get_ref<const std::string&>();
+          auto colon = v.find(':');
+          if (colon != std::string::npos && colon > 0 && v[0] != '/' && plan_.hosts.count(v.substr(0, colon)))
+            host(v.substr(0, colon));
+        }
+  }
 }
 
 Scope RunEnv::scope(const std::map<std::string, json>& outputs, const std::string& run_id,
