@@ -69,7 +69,7 @@ def main():
             # Hand-run: the same durable writes, one process pair per file.
             script = "".join(f"printf 'new {i}\\n' | dd of={target}/.f{i}.tmp conv=fsync status=none && mv {target}/.f{i}.tmp {target}/f{i}.conf\n" for i in range(n))
             t0 = time.perf_counter()
-            subprocess.run(["bash", "-c", script + "sync " + target], check=True)
+            subprocess.run(["bash"], input=(script + "sync " + target + "\n").encode(), check=True)
             results["hand"].append((time.perf_counter() - t0) * 1000 / n)
         finally:
             shutil.rmtree(d, ignore_errors=True)

@@ -112,9 +112,22 @@ JournalWriter::~JournalWriter() {
 }
 
 json JournalWriter::append(json record) {
-  json full = {{"seq", next_seq_}, {"ts", utc_now()}};
-  for (auto it = record.begin(); it != record.end(); ++it) full[it.key()] = it.value();
-  std::string line = encode_record(full) + "\n";
+  std::vector<json> one;
+  one.push_back(std::move(record));
+  return append_all(std::move(one)).front();
+}
+
+std::vector<json> JournalWriter::append_all(std::vector<json> records) {
+  std::vector<json> written;
+  std::string line;
+  long long seq = next_seq_;
+  std::string ts = utc_now();
+  for (auto& record : records) {
+    json full = {{"seq", seq++}, {"ts", ts}};
+    for (auto it = record.begin(); it != record.end(); ++it) full[it.key()] = std::move(it.value());
+    line += encode_record(full) + "\n";
+    written.push_back(std::move(full));
+  }
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {
@@ -129,8 +142,8 @@ json JournalWriter::append(json record) {
   if (::fdatasync(fd_) != 0)
     throw Error("cannot fsync journal " + path_ + ": " + std::strerror(errno) +
                 " (not retried: the record may not be on disk)");
-  ++next_seq_;
-  return full;
+  next_seq_ = seq;
+  return written;
 }
 
 }  // namespace cutover::checkpoints

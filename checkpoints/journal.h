@@ -65,6 +65,11 @@ class JournalWriter {
   /// Adds seq and ts to `record`, appends it and fdatasync()s. Returns the record as written.
   json append(json record);
 
+  /// Appends several records with one write() and one fdatasync(): all become durable
+  /// together (step.checkpoint + step.apply, which must both be on disk before a step
+  /// changes anything). A crash mid-write leaves a torn tail, dropped on reading.
+  std::vector<json> append_all(std::vector<json> records);
+
   const std::string& path() const { return path_; }
 
  private:

@@ -80,26 +80,36 @@ void Execution::log(const std::string& line) {
 }
 
 json Execution::record(json rec) {
+  std::vector<json> one;
+  one.push_back(std::move(rec));
+  record_all(std::move(one));
+  return last_record_;
+}
+
+void Execution::record_all(std::vector<json> recs) {
   // Checkpoint data is kept verbatim: undo must restore the exact prior bytes. Everything
   // else is masked; params hold secrets only as ${secrets.NAME} references anyway.
-  json checkpoint;
-  bool has_cp = rec.contains("checkpoint");
-  if (has_cp) {
-    checkpoint = std::move(rec["checkpoint"]);
-    rec.erase("checkpoint");
+  for (auto& rec : recs) {
+    json checkpoint;
+    bool has_cp = rec.contains("checkpoint");
+    if (has_cp) {
+      checkpoint = std::move(rec["checkpoint"]);
+      rec.erase("checkpoint");
+    }
+    rec = util::redact_json(rec);
+    if (has_cp) rec["checkpoint"] = std::move(checkpoint);
   }
-  json red = util::redact_json(rec);
-  if (has_cp) red["checkpoint"] = checkpoint;
-  json full = journal_->append(std::move(red));
-  apply_record(summary_, full);
-  crash_point(full.value("seq", 0LL));
-  json shown = full;
-  shown.erase("checkpoint");
-  shown.erase("fingerprint");
-  shown.erase("params");
-  if (opts_.reporter) opts_.reporter->event(shown);
-  log(shown.dump());
-  return full;
+  for (auto& full : journal_->append_all(std::move(recs))) {
+    apply_record(summary_, full);
+    crash_point(full.value("seq", 0LL));
+    json shown = full;
+    shown.erase("checkpoint");
+    shown.erase("fingerprint");
+    shown.erase("params");
+    if (opts_.reporter) opts_.reporter->event(shown);
+    log(shown.dump());
+    last_record_ = std::move(full);
+  }
 }
 
 void Execution::start(const std::string& kind, const json& extra) {
@@ -231,8 +241,8 @@ PassResult Execution::run_step(const StepSpec& spec, const StepRecord* resumed) 
     rec["event"] = "step.checkpoint";
     rec["checkpoint"] = checkpoint;
     rec["fingerprint"] = fingerprint;
-    record(rec);
-    record({{"event", "step.apply"}, {"step", spec.id}, {"type", spec.type}, {"index", spec.index}});
+    // Both must be durable before the step changes anything: one write, one fsync.
+    record_all(std::vector<json>{rec, {{"event", "step.apply"}, {"step", spec.id}, {"type", spec.type}, {"index", spec.index}}});
   } else {
     json rec = base;
     rec["event"] = "step.apply";

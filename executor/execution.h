@@ -44,6 +44,8 @@ class Execution {
 
   /// Journals a record and shows it.
   nlohmann::json record(nlohmann::json rec);
+  /// Journals several records durably together (one fsync), and shows them.
+  void record_all(std::vector<nlohmann::json> recs);
 
   RunSummary& summary() { return summary_; }
   const std::string& run_id() const { return run_id_; }
@@ -70,6 +72,7 @@ class Execution {
   steps::RunInfo info_;
   std::chrono::steady_clock::time_point started_;
   FILE* log_ = nullptr;
+  nlohmann::json last_record_;
 };
 
 }  // namespace cutover::executor
