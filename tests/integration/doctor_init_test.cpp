@@ -102,7 +102,7 @@ std::string sh_quote(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("doctor: an unreachable database and a missing tool are failures with hints; exit 1",
+TEST_CASE("doctor: an unreachable database and a missing tool are failures with hints, exit 1",
           "[doctor]") {
   TempDir t;
   int port = closed_port();
@@ -170,7 +170,7 @@ steps:
   CHECK(rows["host spare"]["status"] == "ok");             // no step uses it: not contacted
 }
 
-TEST_CASE("doctor without a plan: tools, state folder, lock, runs; a run needing attention fails",
+TEST_CASE("doctor without a plan: tools, state folder, lock, runs, a run needing attention fails",
           "[doctor]") {
   TempDir t;
   CliResult r = run_cutover({"doctor", "--output", "json"}, at(t.path()));
@@ -259,7 +259,7 @@ TEST_CASE("init without a terminal writes a plan that validates, once, and ignor
   CHECK(!file_exists(t / "plan.yaml"));
 }
 
-TEST_CASE("init in a terminal asks numbered questions; the answers make a plan that validates",
+TEST_CASE("init in a terminal asks numbered questions, the answers make a plan that validates",
           "[init][tty]") {
   if (!has_tmux()) {
     WARN("tmux is not installed: skipped");

@@ -49,7 +49,7 @@ std::string checkout_step(const std::string& id, const std::string& repo, const 
 
 }  // namespace
 
-TEST_CASE("git.checkout v1 then v2; undo of v2 points current at v1 again and removes v2's folder",
+TEST_CASE("git.checkout v1 then v2, undo of v2 points current at v1 again and removes v2's folder",
           "[git][steps-builtin]") {
   t::StepHarness h;
   AppRepo app(h.path("src"));
@@ -202,7 +202,7 @@ TEST_CASE("apply --rev v1 applies the plan and vars as they were at v1, the work
   CHECK(e2e::read_file(tmp / "out.txt") == "three three\n");
 }
 
-TEST_CASE("--rev of a tag that does not exist exits 1 and lists the tags", "[git][e2e]") {
+TEST_CASE("options --rev of a tag that does not exist exits 1 and lists the tags", "[git][e2e]") {
   e2e::TempDir tmp;
   DeployRepo d(tmp / "deploy", tmp / "out.txt");
   CliResult r = run_cutover({"apply", d.plan, "--rev", "v9", "--state", tmp / "state"});
@@ -213,7 +213,7 @@ TEST_CASE("--rev of a tag that does not exist exits 1 and lists the tags", "[git
   CHECK_FALSE(e2e::file_exists(tmp / "out.txt"));
 }
 
-TEST_CASE("--require-clean refuses a modified or uncommitted plan, and a plan outside git", "[git][e2e]") {
+TEST_CASE("options --require-clean refuses a modified or uncommitted plan, and a plan outside git", "[git][e2e]") {
   e2e::TempDir tmp;
   DeployRepo d(tmp / "deploy", tmp / "out.txt");
   CliResult clean = run_cutover({"plan", d.plan, "--require-clean", "--state", tmp / "state"});

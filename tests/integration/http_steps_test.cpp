@@ -129,7 +129,7 @@ TEST_CASE("http.check honours the step deadline between attempts", "[http]") {
   CHECK(server.requests() <= 2);
 }
 
-TEST_CASE("http.check sends method, headers and body; plan runs the check", "[http]") {
+TEST_CASE("http.check sends method, headers and body, plan runs the check", "[http]") {
   StepHarness h;
   HttpServer server;
   auto check = h.make("http.check", {{"url", server.url("/probe")},

@@ -69,7 +69,7 @@ CliOptions pg_env() {
 
 }  // namespace
 
-TEST_CASE("rollback --to v1 leaves files and schema as right after v1; history shows it all",
+TEST_CASE("rollback --to v1 leaves files and schema as right after v1, history shows it all",
           "[e2e][releases][pg]") {
   cutover::testing::PgCluster pg;
   pg.create_db("shop");

@@ -62,7 +62,7 @@ steps:
   CHECK(r.out.find("retry 2/3 of flaky in 400ms") != std::string::npos);
 }
 
-TEST_CASE("plan --out saves the resolved plan; apply FILE refuses once an input changed",
+TEST_CASE("plan --out saves the resolved plan, apply FILE refuses once an input changed",
           "[e2e][run]") {
   TempDir t;
   write_file(t / "greeting.tmpl", "hello ${vars.who}\n");

@@ -202,7 +202,7 @@ steps:
   CHECK(file_exists(t / "undone"));
 }
 
-TEST_CASE("a torn last journal line is ignored with a warning; a damaged middle line stops rollback",
+TEST_CASE("a torn last journal line is ignored with a warning, a damaged middle line stops rollback",
           "[e2e][spine][crash]") {
   for (bool torn : {true, false}) {
     DYNAMIC_SECTION((torn ? "torn tail" : "damaged middle")) {

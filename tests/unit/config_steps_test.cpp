@@ -198,7 +198,7 @@ TEST_CASE("config.set on yaml edits lines and keeps comments", "[config-steps][s
         "---\nroot:\n    k: 1\n    j: 2\n");
 }
 
-TEST_CASE("config.set create: a new file is removed by undo; without create it is an error",
+TEST_CASE("config.set create: a new file is removed by undo, without create it is an error",
           "[config-steps][steps-builtin]") {
   t::StepHarness h;
   std::string path = h.path("settings.yaml");

@@ -387,7 +387,7 @@ steps:
         });
 }
 
-TEST_CASE("profiles merge vars and hosts; an unknown profile lists the known ones",
+TEST_CASE("profiles merge vars and hosts, an unknown profile lists the known ones",
           "[loader]") {
   require_types();
   const std::string text = std::string(kHeader) + R"(vars:
@@ -419,7 +419,7 @@ steps:
         Lines{"plan.yaml: unknown profile 'qa' (known profiles: production, staging)"});
 }
 
-TEST_CASE("--var and --vars-file override vars; vars files are inputs", "[loader]") {
+TEST_CASE("options --var and --vars-file override vars, vars files are inputs", "[loader]") {
   require_types();
   TempDir dir;
   std::string vars_file = dir.write("prod.yaml", "url: https://prod.example.test\nport: 8443\n");

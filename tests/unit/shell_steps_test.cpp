@@ -69,7 +69,7 @@ TEST_CASE("shell timeout kills the command and everything it started",
   CHECK_FALSE(t::exists(marker));
 }
 
-TEST_CASE("shell undo runs the undo command; without one it does nothing",
+TEST_CASE("shell undo runs the undo command, without one it does nothing",
           "[shell-steps][steps-builtin]") {
   t::StepHarness h;
   std::string file = h.path("created");
