@@ -46,7 +46,7 @@ done
 cr="$work/cutover"; mkdir -p "$cr" && cd "$cr" && git init -q
 for n in 1 2 3; do
   { echo "version: 1"; echo "name: shop"; echo "steps:";
-    for k in $(seq 1 "$n"); do
+    for k in "$n"; do   # each release applies its own change
       echo "  - id: change-v$k"; echo "    type: pg.sql"; echo "    with:"
       echo "      dsn: postgresql://postgres@127.0.0.1:$port/via_cutover"
       echo "      up: \"${up[$k]}\""; echo "      down: \"${down[$k]}\""
