@@ -13,6 +13,7 @@
 #include "util/process.h"
 
 using cutover::test::CliOptions;
+using cutover::test::at;
 using cutover::test::CliResult;
 using cutover::test::file_exists;
 using cutover::test::read_file;
@@ -25,13 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-// Options that run the binary in `cwd` with `env` added.
-CliOptions at(const std::string& cwd, std::map<std::string, std::string> env = {}) {
-  CliOptions o;
-  o.cwd = cwd;
-  o.env = std::move(env);
-  return o;
-}
 
 PgCluster& cluster() {
   static PgCluster c;

@@ -10,6 +10,7 @@
 #include "util/process.h"
 
 using cutover::test::CliOptions;
+using cutover::test::at;
 using cutover::test::CliResult;
 using cutover::test::file_exists;
 using cutover::test::latest_run;
@@ -21,13 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-// Options that run the binary in `cwd` with `env` added.
-CliOptions at(const std::string& cwd, std::map<std::string, std::string> env = {}) {
-  CliOptions o;
-  o.cwd = cwd;
-  o.env = std::move(env);
-  return o;
-}
 
 // A plan of timed steps, a shell step whose captured output needs escaping, then (when
 // `failing`) a step that fails and two steps it never reaches.

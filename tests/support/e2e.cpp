@@ -36,6 +36,13 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+CliOptions at(const std::string& cwd, std::map<std::string, std::string> env) {
+  CliOptions o;
+  o.cwd = cwd;
+  o.env = std::move(env);
+  return o;
+}
+
 CliResult run_cutover(const std::vector<std::string>& args, const CliOptions& opts) {
   util::ProcessSpec spec;
   spec.argv = {CUTOVER_BIN};

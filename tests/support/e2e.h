@@ -40,6 +40,9 @@ struct CliOptions {
   int timeout_s = 300;
 };
 
+/// Options that run the binary in `cwd` with `env` added.
+CliOptions at(const std::string& cwd, std::map<std::string, std::string> env = {});
+
 /// Runs the cutover binary built with the tests.
 CliResult run_cutover(const std::vector<std::string>& args, const CliOptions& opts = {});
 
