@@ -16,9 +16,11 @@ using nlohmann::json;
 namespace {
 
 std::string step_status(const StepRecord& s) {
+  // The step that failed stays "failed" even after its partial apply was undone: the report
+  // must say which step broke the run; its undo status is reported beside it.
   if (s.undo_failed) return "undo_failed";
-  if (s.undone) return "undone";
   if (s.failed) return "failed";
+  if (s.undone) return "undone";
   if (s.done) return "succeeded";
   if (s.applying) return "interrupted";
   return "pending";
