@@ -23,6 +23,23 @@ void append_capped(std::string& dst, const char* data, size_t n, size_t cap) {
   dst.append(data, std::min(n, cap - dst.size()));
 }
 
+// The file execvp would run for `name`: a name with a slash is used as is, otherwise the
+// first executable match along `path`; an unresolved name is returned unchanged so that
+// execve reports ENOENT for it.
+std::string resolve_program(const std::string& name, const std::string& path) {
+  if (name.empty() || name.find('/') != std::string::npos) return name;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+
 }  // namespace
 
 std::string ProcessResult::describe() const {
@@ -57,8 +74,11 @@ ProcessResult run_process(const ProcessSpec& spec) {
   std::vector<std::string> args = spec.argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // execvpe with our env: resolve PATH from the child's env.
+  // Resolve the program against the child's PATH here: between fork and exec only
+  // async-signal-safe calls are allowed (another thread may hold the malloc lock), so the
+  // child does a plain execve.
   std::string path_env = env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin";
+  std::string program = resolve_program(spec.argv.empty() ? "" : spec.argv[0], path_env);
 
   pid_t pid = fork();
   if (pid < 0) throw Error(std::string("cannot fork: ") + std::strerror(errno));
@@ -75,9 +95,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
       (void)!write(exec_pipe[1], &e, sizeof e);
       _exit(127);
     }
-    environ = envp.data();
-    setenv("PATH", path_env.c_str(), 1);
-    execvp(argv[0], argv.data());
+    execve(program.c_str(), argv.data(), envp.data());
     int e = errno;
     (void)!write(exec_pipe[1], &e, sizeof e);
     _exit(127);

@@ -9,8 +9,10 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -63,6 +65,26 @@ CliResult run_cutover(const std::vector<std::string>& args, const CliOptions& op
 }
 
 int spawn_cutover(const std::vector<std::string>& args, const CliOptions& opts, const std::string& out_file) {
+  // Everything allocated before fork: the child may only make async-signal-safe calls,
+  // since another thread of the test (an HTTP fixture, say) may hold the malloc lock.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+  }
+  for (const auto& [k, v] : opts.env) env[k] = v;
+  env["NO_COLOR"] = "1";
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> all = {CUTOVER_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
@@ -72,14 +94,7 @@ int spawn_cutover(const std::vector<std::string>& args, const CliOptions& opts, 
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(127);
-    for (const auto& [k, v] : opts.env) setenv(k.c_str(), v.c_str(), 1);
-    setenv("NO_COLOR", "1", 1);
-    std::vector<std::string> all = {CUTOVER_BIN};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   return pid;
