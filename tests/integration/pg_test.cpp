@@ -2,7 +2,9 @@
 // dump/restore round trips, exact undo of restores, merge idempotence, pg.sql up/verify/down
 // rollback, artifact corruption, and the password staying out of argv and output.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -48,9 +50,16 @@ json dump(StepHarness& h, const std::string& db, const json& extra = json::objec
   return step->apply(h.ctx(), cp);
 }
 
+// A process may exit while it is read (ESRCH): plain read(2), which just stops, rather than
+// a stream, whose underflow throws from the scanner thread.
 std::string read_proc_cmdline(const std::string& pid) {
-  std::ifstream f("/proc/" + pid + "/cmdline", std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string s;
+  int fd = ::open(("/proc/" + pid + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return s;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+  ::close(fd);
   for (auto& c : s)
     if (c == '\0') c = ' ';
   return s;

@@ -2,10 +2,14 @@
 // transfer to it) fails at its final check, and every remote file is back byte for byte,
 // mode included (exit 3). An unknown host key stops the run before any step (exit 1).
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/e2e.h"
+#include "tests/support/git_repo.h"
+#include "tests/support/http_server.h"
 #include "tests/support/sshd.h"
+#include "util/process.h"
 
 using cutover::test::Sshd;
 namespace t = cutover::test;
@@ -102,4 +106,87 @@ TEST_CASE("ssh e2e: a failing final check rolls back every remote change exactly
     CHECK_THAT(r.all(), Catch::Contains("unknown host key"));
     CHECK(t::snapshot_tree(app) == before);
   }
+}
+
+namespace {
+
+// GET http://127.0.0.1:PORT/ with curl's exit status as the answer: "" when nothing answers.
+std::string http_get(int port) {
+  cutover::util::ProcessSpec p;
+  p.argv = {"curl", "-s", "--max-time", "2", "http://127.0.0.1:" + std::to_string(port) + "/"};
+  auto r = cutover::util::run_process(p);
+  return r.ok() ? r.out : "";
+}
+
+}  // namespace
+
+TEST_CASE("ssh e2e: git.checkout and service.stop on a remote host are undone by a failing check",
+          "[ssh][e2e][git][service]") {
+  if (!Sshd::available()) {
+    WARN("skipped: /usr/sbin/sshd is not installed");
+    return;
+  }
+  Sshd sshd;
+  t::TempDir tmp;
+  // The application's repository (read by git on the remote host, which is this machine).
+  cutover::testing::GitRepo repo(tmp / "src");
+  std::string v1 = repo.commit_file("app.txt", "one\n", "first release");
+  repo.tag("v1");
+  std::string v2 = repo.commit_file("app.txt", "two\n", "second release");
+  repo.tag("v2");
+  const std::string base = sshd.dir() + "/site";
+  const std::string rel1 = base + "/releases/v1-" + v1.substr(0, 12);
+  const std::string rel2 = base + "/releases/v2-" + v2.substr(0, 12);
+
+  // A real service (tests/support/fake_app.py) the plan stops on the remote host.
+  const int port = cutover::testing::free_port();
+  const std::string pidfile = tmp / "app.pid", config = tmp / "app.json";
+  t::write_file(config, R"({"message": "v1", "status": "ok"})");
+  const std::string start = std::string("exec python3 ") + CUTOVER_SOURCE_DIR + "/tests/support/fake_app.py --port " +
+                            std::to_string(port) + " --config " + config + " --pidfile " + pidfile;
+  struct KillApp {
+    std::string pidfile;
+    ~KillApp() {
+      cutover::util::ProcessSpec p;
+      p.argv = {"/bin/sh", "-c", "[ -s '" + pidfile + "' ] && kill -9 $(cat '" + pidfile + "')"};
+      cutover::util::run_process(p);
+    }
+  } kill_app{pidfile};
+  cutover::util::ProcessSpec launch;
+  launch.argv = {"/bin/sh", "-c", "setsid /bin/sh -c '" + start + "' </dev/null >/dev/null 2>&1 &"};
+  REQUIRE(cutover::util::run_process(launch).ok());
+  REQUIRE(t::wait_until([&] { return !http_get(port).empty(); }, 15000));
+
+  auto o = sshd.options();
+  std::string hosts = "hosts:\n  remote:\n    address: 127.0.0.1\n    port: " + std::to_string(sshd.port()) +
+                      "\n    user: " + o.user + "\n    identity_file: " + o.identity_file +
+                      "\n    known_hosts: " + o.known_hosts + "\n";
+  auto checkout = [&](const std::string& ref) {
+    return "  - id: code\n    type: git.checkout\n    on: remote\n    with: { repo: " + repo.dir() + ", ref: " + ref +
+           ", releases_dir: " + base + "/releases, current: " + base + "/current }\n";
+  };
+  t::write_file(tmp / "v1.yaml", "version: 1\nname: site\n" + hosts + "steps:\n" + checkout("v1"));
+  auto r1 = t::run_cutover({"apply", tmp / "v1.yaml", "--state", tmp / "state"});
+  INFO(r1.all());
+  REQUIRE(r1.exit_code == 0);
+  REQUIRE(t::read_file(base + "/current/app.txt") == "one\n");
+
+  // v2: stop the service, switch the code, then a health check that fails.
+  t::write_file(tmp / "v2.yaml",
+                "version: 1\nname: site\n" + hosts + "steps:\n"
+                "  - id: stop\n    type: service.stop\n    on: remote\n    with: { manager: command, name: app, start: \"" +
+                    start + "\", pidfile: " + pidfile + ", wait: 10s }\n" +
+                    checkout("v2") +
+                    "  - id: health\n    type: check.file\n    on: remote\n    with: { path: " + base +
+                    "/current/healthy }\n");
+  auto r2 = t::run_cutover({"apply", tmp / "v2.yaml", "--state", tmp / "state"});
+  INFO(r2.all());
+  CHECK(r2.exit_code == 3);
+  // current points at v1 again, v2's folder is gone, and the service answers again.
+  std::error_code ec;
+  CHECK(std::filesystem::read_symlink(base + "/current", ec).string() == rel1);
+  CHECK(t::read_file(base + "/current/app.txt") == "one\n");
+  CHECK_FALSE(t::file_exists(rel2));
+  CHECK(t::wait_until([&] { return !http_get(port).empty(); }, 15000));
+  CHECK(http_get(port) == R"({"message": "v1", "status": "ok"})");
 }

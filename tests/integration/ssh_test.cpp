@@ -1,5 +1,8 @@
 // SshHost against a real OpenSSH server (tests/support/sshd.h): file and command round trips,
 // host-key checking in every mode, and authentication failures that explain themselves.
+#include <signal.h>
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -9,6 +12,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/process.h"
 
 using namespace std::string_literals;
 using cutover::Error;
@@ -294,6 +298,54 @@ TEST_CASE("ssh: authentication methods and their failures", "[ssh]") {
     CHECK_THAT(e, Catch::Contains("rejected the password"));
     CHECK_THAT(e, Catch::Contains("hosts.remote.password"));
     CHECK_THAT(e, !Catch::Contains("Wrong-Pass-2"));
+  }
+  SECTION("ssh-agent: the agent's key logs in; an agent without an accepted key is a clear failure") {
+    // A private agent on a socket in the test folder, holding a passphrase-protected key:
+    // the plan gives no identity file and no passphrase, only `agent: true`.
+    const std::string sock = sshd.dir() + "/agent.sock";
+    const std::string key = sshd.make_client_key("agent-key", "ed25519", "agent-phrase");
+    cutover::util::ProcessSpec start;
+    start.argv = {"ssh-agent", "-a", sock};
+    auto started = cutover::util::run_process(start);
+    REQUIRE(started.ok());
+    std::string agent_pid;
+    auto at = started.out.find("SSH_AGENT_PID=");
+    if (at != std::string::npos) agent_pid = started.out.substr(at + 14, started.out.find(';', at) - at - 14);
+    struct KillAgent {
+      std::string pid;
+      ~KillAgent() {
+        if (!pid.empty()) ::kill(std::stoi(pid), SIGTERM);
+        ::unsetenv("SSH_AUTH_SOCK");
+      }
+    } kill_agent{agent_pid};
+    ::setenv("SSH_AUTH_SOCK", sock.c_str(), 1);
+    o.identity_file = "";
+    o.agent = true;
+
+    // Empty agent: refused, naming the agent.
+    std::string e = connect_error(o);
+    CHECK_THAT(e, Catch::Contains("authentication failed for user " + o.user));
+    CHECK_THAT(e, Catch::Contains("agent"));
+
+    cutover::util::ProcessSpec add;
+    add.argv = {"ssh-add", key};
+    add.env["SSH_AUTH_SOCK"] = sock;
+    add.env["SSH_ASKPASS"] = sshd.dir() + "/askpass.sh";
+    add.env["SSH_ASKPASS_REQUIRE"] = "force";
+    add.env["DISPLAY"] = ":0";
+    {
+      std::ofstream askpass(sshd.dir() + "/askpass.sh");
+      askpass << "#!/bin/sh\necho agent-phrase\n";
+    }
+    ::chmod((sshd.dir() + "/askpass.sh").c_str(), 0700);
+    auto added = cutover::util::run_process(add);
+    INFO(added.err);
+    REQUIRE(added.ok());
+
+    auto host = cutover::hosts::connect_ssh(o);
+    ExecRequest req;
+    req.argv = {"id", "-un"};
+    CHECK(host->exec(req).out == o.user + "\n");
   }
   SECTION("DNS and connection failures name host and user") {
     o.address = "no-such-host.invalid";
