@@ -1,9 +1,11 @@
 #include "cli/load.h"
 
 #include <cstdio>
+#include <functional>
 
 #include "executor/git_source.h"
 #include "executor/loader.h"
+#include "executor/plan_inputs.h"
 #include "executor/plan_json.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -59,15 +61,29 @@ bool looks_saved(const std::string& path) {
 // outside the work tree are not versioned by it and are read as they are). Returns the git
 // facts of that revision for lp.git.
 nlohmann::json use_revision(const std::string& plan, const std::string& rev,
-                            executor::LoadOptions& lo) {
+                            executor::LoadOptions& lo,
+                            std::function<bool(const std::string&)>* versioned) {
   executor::GitRevision r = executor::open_revision(plan, rev);
   auto read = r.read;
   auto contains = r.contains;
   lo.read_file = [read, contains](const std::string& path) {
     return contains(path) ? read(path) : util::read_file(path);
   };
+  *versioned = contains;
   return {{"in_repo", true}, {"repo", r.repo}, {"commit", r.commit}, {"tags", r.tags},
           {"dirty", false}, {"rev", rev}};
+}
+
+// The files steps read (templates, sources, SQL files) as they are where the plan was read
+// from: the run freezes these bytes (executor/plan_inputs.h). At --rev a file the revision
+// should hold but does not stops the command.
+void read_inputs(executor::Plan& plan, const executor::LoadOptions& lo,
+                 const std::function<bool(const std::string&)>& versioned) {
+  try {
+    executor::read_step_inputs(plan, lo.read_file, versioned);
+  } catch (const Error& e) {
+    throw Fatal(ExitCode::usage, std::string(e.what()) + "; nothing was run");
+  }
 }
 
 // The work tree's git facts for lp.git; --require-clean refuses a plan that differs from HEAD.
@@ -96,21 +112,26 @@ LoadedPlan load_for_command(const Options& o) {
     auto lo = load_options(load.value("profile", ""), load.value("vars", std::vector<std::string>{}),
                            load.value("vars_files", std::vector<std::string>{}));
     std::string file = load.value("file", ""), rev = load.value("rev", "");
-    lp.git = rev.empty() ? work_tree_git(file, o.require_clean) : use_revision(file, rev, lo);
+    std::function<bool(const std::string&)> versioned;
+    lp.git = rev.empty() ? work_tree_git(file, o.require_clean) : use_revision(file, rev, lo, &versioned);
     executor::Plan now = load_yaml(file, lo);
+    read_inputs(now, lo, versioned);
     std::string digest = executor::plan_digest(now, lo.read_file);
     if (digest != saved.value("digest", ""))
       throw Fatal(ExitCode::usage, "the plan or its inputs changed since " + o.plan +
                                        " was saved (digest " + saved.value("digest", "").substr(0, 12) + " → " +
                                        digest.substr(0, 12) + "); run `cutover plan --out` again and review it");
     lp.plan = executor::plan_from_json(saved["plan"]);
+    lp.plan.input_texts = now.input_texts;  // the bytes the digest just covered
     lp.digest = digest;
     lp.load = load;
     return lp;
   }
   auto lo = load_options(o.profile, o.vars, o.vars_files);
-  lp.git = o.rev.empty() ? work_tree_git(o.plan, o.require_clean) : use_revision(o.plan, o.rev, lo);
+  std::function<bool(const std::string&)> versioned;
+  lp.git = o.rev.empty() ? work_tree_git(o.plan, o.require_clean) : use_revision(o.plan, o.rev, lo, &versioned);
   lp.plan = load_yaml(o.plan, lo);
+  read_inputs(lp.plan, lo, versioned);
   lp.digest = executor::plan_digest(lp.plan, lo.read_file);
   lp.load = {{"file", util::join_path(lp.plan.dir, util::basename(o.plan))},
              {"profile", o.profile},

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "executor/hints.h"
+#include "executor/plan_inputs.h"
 #include "executor/plan_json.h"
 #include "executor/report.h"
 #include "steps/registry.h"
@@ -167,7 +168,8 @@ steps::Context Execution::context(hosts::Host& host, util::Deadline deadline) {
                           return env_.host(name == "local" ? "" : name);
                         },
                         [this](const std::string& line) { log(line); },
-                        [this](const std::string& text) { return render(text); }};
+                        [this](const std::string& text) { return render(text); },
+                        input_reader(plan_, &state_.artifacts())};
 }
 
 std::string Execution::render(const std::string& text) {
@@ -317,6 +319,8 @@ bool Execution::undo_step(StepRecord& rec) {
     auto step = steps::make_step({id, type, rec.on, params}, plan_.dir);
     hosts::Host& host = env_.host(rec.on);
     steps::Context ctx = context(host, util::Deadline::after(plan_.default_timeout));
+    // A step adopted from a release (rollback --to) undoes with that release's own inputs.
+    if (!rec.from_run.empty()) ctx.read_input = run_input_reader(state_, rec.from_run);
     const steps::StepType* t = steps::find_step_type(type);
     if (opts_.safety_snapshots && t && t->undo_discards_data) {
       // What this undo is about to discard, kept first: its own checkpoint of the present.

@@ -93,6 +93,14 @@ struct Plan {
   /// Files the plan reads besides itself (templates, SQL files, vars files, sources): their
   /// contents go into the plan digest.
   std::vector<std::string> inputs;
+  /// Files steps read from the plan's folder when they run (file.write `template:`/`source:`,
+  /// pg.sql `{file: …}`), as they were when the plan was loaded (from git at --rev): key (the
+  /// path relative to `dir`, or absolute outside it; see plan_inputs.h) -> bytes. Filled by
+  /// read_step_inputs; not serialized.
+  std::map<std::string, std::string> input_texts;
+  /// The same files frozen in the artifact store when the run started: key -> artifact id.
+  /// Kept in the run's plan.json, so resume and rollback read exactly what the run read.
+  std::map<std::string, std::string> frozen_inputs;
   /// JSON pointer ("/steps/2/with/path") -> where it is in the file, for run-time errors.
   std::map<std::string, SourceLoc> locations;
 };

@@ -1,7 +1,9 @@
 #include "executor/plan_json.h"
 
+#include <algorithm>
 #include <functional>
 
+#include "executor/plan_inputs.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -68,6 +70,7 @@ json plan_to_json(const Plan& p) {
     steps.push_back(e);
   }
   j["steps"] = steps;
+  if (!p.frozen_inputs.empty()) j["frozen_inputs"] = p.frozen_inputs;
   return j;
 }
 
@@ -87,6 +90,7 @@ Plan plan_from_json(const json& j) {
   p.default_retries = d.value("retries", 0);
   p.default_retry_delay = std::chrono::milliseconds(d.value("retry_delay_ms", 2000LL));
   p.inputs = j.value("inputs", std::vector<std::string>{});
+  p.frozen_inputs = j.value("frozen_inputs", std::map<std::string, std::string>{});
   for (auto it = j.at("secrets").begin(); it != j.at("secrets").end(); ++it) {
     SecretSource s;
     s.env = it.value().value("env", "");
@@ -131,6 +135,7 @@ std::string plan_digest(const Plan& plan, const std::function<std::string(const 
   util::Sha256 h;
   json j = plan_to_json(plan);
   j.erase("file");  // where the plan was read from is not part of what it does
+  j.erase("frozen_inputs");  // where a run keeps its inputs; their bytes are hashed below
   h.update(j.dump());
   // Every file the plan reads, not only vars files: templates, sources and SQL files named in
   // steps (`template: f`, `source: f`, `up: {file: f}`), relative to the plan's folder.
@@ -145,9 +150,20 @@ std::string plan_digest(const Plan& plan, const std::function<std::string(const 
       for (const auto& x : v) collect(x, "");
     }
   };
+  const size_t vars_files = inputs.size();  // relative to the working folder, not the plan's
   for (const auto& s : plan.steps) collect(s.with, "");
-  for (const auto& input : inputs) {
+  // Inputs whose paths use vars (`template: ${vars.tmpl}`): frozen too, so hashed too.
+  for (const auto& in : step_inputs(plan))
+    if (std::find(inputs.begin() + vars_files, inputs.end(), in.path) == inputs.end()) inputs.push_back(in.path);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string& input = inputs[i];
     h.update("\ninput:" + input + "\n");
+    // The bytes read at load time, when there are: they are what the run will freeze and use.
+    auto loaded = i < vars_files ? plan.input_texts.end() : plan.input_texts.find(input_key(plan.dir, input));
+    if (loaded != plan.input_texts.end()) {
+      h.update(loaded->second);
+      continue;
+    }
     try {
       h.update(read ? read(input) : util::read_file(input));
     } catch (const std::exception& e) {

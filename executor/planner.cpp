@@ -1,6 +1,7 @@
 #include "executor/planner.h"
 
 #include "checkpoints/artifact_store.h"
+#include "executor/plan_inputs.h"
 #include "executor/plan_json.h"
 #include "executor/run_env.h"
 #include "steps/registry.h"
@@ -77,7 +78,8 @@ ExitCode dry_run(const Plan& plan, const PlanOptions& opts) {
                            json v = interpolate_string(text, env.scope(outputs, "(plan)", scratch.path, true),
                                                        SecretMode::reveal);
                            return v.is_string() ? v.get<std::string>() : v.dump();
-                         }};
+                         },
+                         input_reader(plan, nullptr)};  // inputs as loaded: the work tree, or git at --rev
       steps::Preview p = step->plan(ctx);
       if (p.outputs.is_object() && !p.outputs.empty()) outputs[spec.id] = p.outputs;
       std::string mark = check ? "  ✓ " : p.changes ? "  ~ " : "  = ";

@@ -39,6 +39,7 @@ void apply_record(RunSummary& rs, const json& r) {
       fresh.fingerprint = r.value("fingerprint", json());
       fresh.checkpointed = ev == "step.checkpoint";
       fresh.started = r.value("ts", "");
+      fresh.from_run = r.value("from_run", "");
       s = fresh;
       if (ev == "step.apply") s.applying = true;
     } else if (ev == "step.apply") {

@@ -35,6 +35,7 @@ struct StepRecord {
   double seconds = 0;
   double undo_seconds = 0;
   std::string started;
+  std::string from_run;  // rollback --to: the release run this step was adopted from
 };
 
 struct RunSummary {

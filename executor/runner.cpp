@@ -5,6 +5,7 @@
 #include "checkpoints/journal.h"
 #include "checkpoints/lock.h"
 #include "executor/execution.h"
+#include "executor/plan_inputs.h"
 #include "executor/plan_json.h"
 #include "executor/releases.h"
 #include "executor/runs.h"
@@ -139,11 +140,15 @@ ExitCode apply_plan(const Plan& plan, const RunOptions& opts) {
     throw Fatal(ExitCode::usage, std::string(e.what()) + (e.hint().empty() ? "" : "\nhint: " + e.hint()) +
                                      "\nnothing was changed");
   }
+  // The templates, sources and SQL files the steps read, frozen under the lock (so `cutover
+  // gc` cannot collect them before plan.json names them): resume and rollback read these bytes.
+  Plan frozen = plan;
+  freeze_inputs(frozen, state->artifacts());
   std::string run_id = checkpoints::new_run_id();
   auto holder = me(plan.name);
   holder.run_id = run_id;
   lock.update(holder);
-  Execution ex(plan, opts, *state, run_id, env);
+  Execution ex(frozen, opts, *state, run_id, env);
   ex.start("apply");
   return run_and_conclude(ex, 0, opts);
 }

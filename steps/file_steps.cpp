@@ -8,6 +8,7 @@
 #include "steps/families.h"
 #include "steps/file_state.h"
 #include "steps/fingerprint.h"
+#include "steps/plan_input.h"
 #include "util/diff.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -146,13 +147,15 @@ class FileWrite final : public Step {
     }
     bool is_template = with_.contains("template") && !with_["template"].is_null();
     std::string rel = string_param(with_, kType, is_template ? "template" : "source", true);
-    std::string file = util::join_path(ctx.run.plan_dir.empty() ? "." : ctx.run.plan_dir, rel);
-    hosts::Host& local = ctx.host_by_name ? ctx.host_by_name("local") : ctx.host;
-    hosts::FileInfo fi = local.stat(file);
-    if (!fi.exists)
-      throw Error(std::string(kType) + ": " + (is_template ? "template " : "source ") + file +
-                  " does not exist");
-    std::string text = local.read_file(file);
+    // Read from this machine's plan folder as frozen when the run started (--rev: the file as
+    // it was at that revision), whatever host the step writes to.
+    std::string text;
+    try {
+      text = read_plan_input(ctx, rel);
+    } catch (const Error& e) {
+      throw Error(std::string(kType) + ": " + (is_template ? "template " : "source ") + e.what(),
+                  e.hint());
+    }
     if (is_template && ctx.render) text = ctx.render(text);
     return text;
   }

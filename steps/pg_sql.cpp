@@ -3,6 +3,7 @@
 // leaves nothing behind; with transaction: false the SQL runs through psql statement by
 // statement (for CREATE INDEX CONCURRENTLY and the like).
 #include "steps/pg_tools.h"
+#include "steps/plan_input.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -39,6 +40,14 @@ std::string judge(const Result& r) {
   return "";
 }
 
+// `up`/`down`/`verify` as text: inline, or a {file: …} read as the run froze it (so a
+// resume, a rollback or `apply --rev` runs the SQL of the plan's revision, not the work tree's).
+std::string sql_of(Context& ctx, const json& value) {
+  if (value.is_object() && value.contains("file") && value["file"].is_string())
+    return read_plan_input(ctx, value["file"].get<std::string>());
+  return sql_text(value, ctx.run.plan_dir);
+}
+
 std::string indent(const std::string& sql) {
   std::string out;
   for (const auto& l : util::split(util::trim(sql), '\n')) out += "    " + l + "\n";
@@ -59,13 +68,13 @@ class PgSql final : public Step {
   Preview plan(Context& ctx) override {
     Preview p;
     p.changes = true;
-    std::string up = sql_text(up_, ctx.run.plan_dir);
+    std::string up = sql_of(ctx, up_);
     p.summary = "run SQL on " + dsn_.display() +
                 (transaction_ ? " in one transaction" : " statement by statement (no transaction)");
     p.detail = "up:\n" + indent(up);
-    std::string verify = sql_text(verify_, ctx.run.plan_dir);
+    std::string verify = sql_of(ctx, verify_);
     if (!verify.empty()) p.detail += "verify:\n" + indent(verify);
-    std::string down = sql_text(down_, ctx.run.plan_dir);
+    std::string down = sql_of(ctx, down_);
     p.detail += down.empty() ? "down: (none)\n" : "down (on rollback):\n" + indent(down);
     return p;
   }
@@ -75,8 +84,8 @@ class PgSql final : public Step {
   json fingerprint(Context& ctx) override { return fingerprint_entry(dsn_, ctx.deadline); }
 
   json apply(Context& ctx, const json&) override {
-    std::string up = sql_text(up_, ctx.run.plan_dir);
-    std::string verify = sql_text(verify_, ctx.run.plan_dir);
+    std::string up = sql_of(ctx, up_);
+    std::string verify = sql_of(ctx, verify_);
     ctx.log("pg.sql up on " + dsn_.display());
     if (transaction_) {
       PgConn conn(dsn_, ctx.deadline);
@@ -105,7 +114,7 @@ class PgSql final : public Step {
       ctx.log("pg.sql: `up` was rolled back; nothing to undo");
       return;
     }
-    std::string down = sql_text(down_, ctx.run.plan_dir);
+    std::string down = sql_of(ctx, down_);
     if (down.empty()) return;
     ctx.log("pg.sql down on " + dsn_.display());
     if (transaction_) {

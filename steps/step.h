@@ -55,6 +55,10 @@ struct Context {
   /// Renders a template's text (substitutes its `${…}` references, as in the plan); throws
   /// Error on an unknown reference. Empty = no rendering: the text is used as it is.
   std::function<std::string(const std::string&)> render;
+  /// Reads a file the plan names (a template, a source, an SQL file; absolute or relative to
+  /// the plan folder) as frozen when the run started, so that --rev, resume and rollback see
+  /// the bytes the run saw. Empty = this machine's file system (steps/plan_input.h).
+  std::function<std::string(const std::string& path)> read_input;
 };
 
 /// Result of plan(): what apply would do, without doing it.

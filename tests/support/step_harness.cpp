@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "steps/plan_input.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -37,6 +38,9 @@ StepHarness::StepHarness()
     return *it->second;
   };
   ctx_->log = [this](const std::string& line) { log_.push_back(line); };
+  // Plan inputs (templates, sources, SQL files) from the file system, relative to the plan
+  // folder; a test may set ctx().read_input to stand for inputs frozen by a run.
+  ctx_->read_input = [this](const std::string& path) { return steps::read_local_input(run_.plan_dir, path); };
 }
 
 std::unique_ptr<steps::Step> StepHarness::make(const std::string& type,
@@ -60,7 +64,7 @@ void StepHarness::use_host(const std::string& name) {
   // Context holds a reference: rebuild it around the chosen host, keeping the callbacks.
   const steps::Context& old = *ctx_;
   ctx_.reset(new steps::Context{old.host_by_name(name), artifacts_, run_, progress_, old.deadline,
-                                old.host_by_name, old.log, old.render});
+                                old.host_by_name, old.log, old.render, old.read_input});
 }
 
 void write_file(const std::string& path, const std::string& data, mode_t mode) {
