@@ -241,9 +241,15 @@ std::vector<std::string> ArtifactStore::list() const {
 }
 
 void ArtifactStore::remove(const std::string& id) {
+  // The bytes first: a crash in between leaves a sidecar without an artifact (which reads as
+  // missing, and the next gc removes), never an artifact without its sidecar (which would read
+  // a compressed artifact as raw bytes).
   std::string p = path(id);
-  ::unlink((p + ".meta").c_str());
-  ::unlink(p.c_str());
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+    throw Error("cannot remove artifact " + p + ": " + std::strerror(errno));
+  if (::unlink((p + ".meta").c_str()) != 0 && errno != ENOENT)
+    throw Error("cannot remove " + p + ".meta: " + std::strerror(errno));
+  util::fsync_dir(util::dirname(p));
 }
 
 }  // namespace cutover::checkpoints

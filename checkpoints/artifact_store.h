@@ -63,7 +63,7 @@ class ArtifactStore {
   uint64_t stored_size(const std::string& id) const;
   /// Every artifact id in the store.
   std::vector<std::string> list() const;
-  /// Removes an artifact and its sidecar (gc).
+  /// Removes an artifact and then its sidecar, durably (gc); absent is fine. Throws Error.
   void remove(const std::string& id);
 
   const std::string& root() const { return root_; }

@@ -48,6 +48,23 @@ std::string read_fd(int fd) {
   return out;
 }
 
+int open_lock_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error("cannot open lock " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+// flock(fd, op) polled until `until`; false when still held by someone else then.
+bool wait_for_flock(int fd, int op, std::chrono::steady_clock::time_point until, const std::string& path) {
+  for (;;) {
+    if (::flock(fd, op | LOCK_NB) == 0) return true;
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      throw Error("cannot lock " + path + ": " + std::strerror(errno));
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 }  // namespace
 
 std::string LockHolder::describe() const {
@@ -57,36 +74,70 @@ std::string LockHolder::describe() const {
 
 std::optional<PlanLock> PlanLock::acquire(const std::string& state_dir, const std::string& plan,
                                           const LockHolder& me, std::chrono::milliseconds timeout,
-                                          LockHolder* holder) {
-  std::string dir = state_dir + "/locks";
-  util::make_dirs(dir, 0700);
-  std::string path = dir + "/" + plan + ".lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error("cannot open lock " + path + ": " + std::strerror(errno));
+                                          LockHolder* holder, StoreLocking store) {
   auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+  int store_fd = -1;
+  if (store == StoreLocking::shared) {
+    store_fd = open_lock_file(state_dir + "/gc.lock");
+    if (!wait_for_flock(store_fd, LOCK_SH, until, state_dir + "/gc.lock")) {
+      if (holder) *holder = parse_holder(read_fd(store_fd));
+      ::close(store_fd);
+      return std::nullopt;
+    }
+  }
+  std::string dir = state_dir + "/locks";
+  int fd = -1;
+  try {
+    util::make_dirs(dir, 0700);
+    fd = open_lock_file(dir + "/" + plan + ".lock");
+    if (wait_for_flock(fd, LOCK_EX, until, dir + "/" + plan + ".lock")) {
       write_holder(fd, me);
-      return PlanLock(fd, path);
+      return PlanLock(fd, dir + "/" + plan + ".lock", store_fd);
     }
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      int e = errno;
-      ::close(fd);
-      throw Error("cannot lock " + path + ": " + std::strerror(e));
-    }
-    if (std::chrono::steady_clock::now() >= until) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    if (store_fd >= 0) ::close(store_fd);
+    throw;
   }
   if (holder) *holder = parse_holder(read_fd(fd));
   ::close(fd);
+  if (store_fd >= 0) ::close(store_fd);
   return std::nullopt;
 }
 
-PlanLock::PlanLock(PlanLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
+PlanLock::PlanLock(PlanLock&& other) noexcept
+    : fd_(other.fd_), path_(std::move(other.path_)), store_fd_(other.store_fd_) {
   other.fd_ = -1;
+  other.store_fd_ = -1;
 }
 
 PlanLock::~PlanLock() {
+  if (fd_ >= 0) {
+    ::ftruncate(fd_, 0);
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+  if (store_fd_ >= 0) ::close(store_fd_);  // drops the shared store lock
+}
+
+std::optional<StoreLock> StoreLock::acquire_exclusive(const std::string& state_dir, const LockHolder& me,
+                                                      std::chrono::milliseconds timeout) {
+  std::string path = state_dir + "/gc.lock";
+  int fd = open_lock_file(path);
+  try {
+    if (!wait_for_flock(fd, LOCK_EX, std::chrono::steady_clock::now() + timeout, path)) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    write_holder(fd, me);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return StoreLock(fd);
+}
+
+StoreLock::~StoreLock() {
   if (fd_ >= 0) {
     ::ftruncate(fd_, 0);
     ::flock(fd_, LOCK_UN);

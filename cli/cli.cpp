@@ -41,7 +41,7 @@ void plan_inputs(CLI::App* c, Options& o) {
   c->add_option("--profile", o.profile, "merge profiles.NAME over vars and hosts");
   c->add_option("--var", o.vars, "KEY=VALUE (repeatable)");
   c->add_option("--vars-file", o.vars_files, "YAML file of vars (repeatable)");
-  c->add_option("--rev", o.rev, "load the plan from git at this revision");
+  c->add_option("--rev", o.rev, "load the plan and the files it names (templates, sources, SQL) from git at this revision");
   c->add_flag("--require-clean", o.require_clean, "refuse a plan file that differs from git HEAD");
 }
 
@@ -125,10 +125,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"server-move", "domain-rename", "full-sync", "release"}));
   common(init, o);
 
+  auto* gc = app.add_subcommand("gc", "delete artifacts no longer needed by the last N releases");
+  gc->add_option("--keep", o.keep,
+                 "live releases kept per plan, with every run since the oldest of them (default 5); "
+                 "rollback --to reaches back N releases")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_flag("--dry-run", o.dry_run, "list what would be removed; remove nothing");
+  gc->add_option("--lock-timeout", o.lock_timeout, "wait this long for running plans to finish (default 0s)");
+  common(gc, o);
+
   std::map<CLI::App*, std::function<int(const Options&)>> commands = {
       {validate, cmd_validate}, {plan, cmd_plan},       {apply, cmd_apply},   {resume, cmd_resume},
       {rollback, cmd_rollback}, {history, cmd_history}, {show, cmd_show},     {status, cmd_status},
-      {steps, cmd_steps},       {schema, cmd_schema},     {doctor, cmd_doctor}, {init, cmd_init}};
+      {steps, cmd_steps},       {schema, cmd_schema},     {doctor, cmd_doctor}, {init, cmd_init},
+      {gc, cmd_gc}};
 
   try {
     app.parse(argc, argv);

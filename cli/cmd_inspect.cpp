@@ -37,7 +37,15 @@ int cmd_history(const Options& o) {
   json out = {{"releases", json::array()}, {"runs", json::array()}};
   std::map<std::string, json> release_of_run;
   std::set<std::string> rolled_back;  // run ids of releases undone since
+  std::set<std::string> pruned;       // run ids of releases whose artifacts `cutover gc` removed
   for (const auto& r : releases) {
+    if (r.contains("pruned_by")) {
+      for (const auto& x : releases)
+        if (x.value("plan", "") == r.value("plan", "") && x.value("revision", 0) == r.value("revision", 0) &&
+            !x.contains("rolled_back_by") && !x.contains("pruned_by"))
+          pruned.insert(x.value("run_id", ""));
+      continue;
+    }
     if (r.contains("rolled_back_by")) {
       for (const auto& x : releases)
         if (x.value("plan", "") == r.value("plan", "") && x.value("revision", 0) == r.value("revision", 0) &&
@@ -66,19 +74,23 @@ int cmd_history(const Options& o) {
     char line[512];
     std::snprintf(line, sizeof line, "%-26s %-20s %-20s %-4s %-16s %-9s %s\n", rs.run_id.c_str(), rs.plan_name.c_str(),
                   (rs.kind == "apply" ? rs.status : rs.kind + ":" + rs.status).c_str(),
-                  rel.is_object() ? ("r" + std::to_string(rel.value("revision", 0)) + (rolled_back.count(rs.run_id) ? "↩" : "")).c_str() : "",
+                  rel.is_object() ? ("r" + std::to_string(rel.value("revision", 0)) + (rolled_back.count(rs.run_id) ? "↩" : "") +
+                                     (pruned.count(rs.run_id) ? "✂" : "")).c_str() : "",
                   tags.c_str(), commit.substr(0, 8).c_str(), secs(rs.seconds).c_str());
     text += line;
     out["runs"].push_back({{"run_id", rs.run_id}, {"plan", rs.plan_name}, {"kind", rs.kind}, {"status", rs.status},
                            {"started", rs.started}, {"seconds", rs.seconds}, {"release", rel}});
   }
   for (auto it = releases.rbegin(); it != releases.rend(); ++it)
-    if (!it->contains("rolled_back_by") && (o.plan_name.empty() || it->value("plan", "") == o.plan_name)) {
+    if (!it->contains("rolled_back_by") && !it->contains("pruned_by") &&
+        (o.plan_name.empty() || it->value("plan", "") == o.plan_name)) {
       json r = *it;
       r["rolled_back"] = rolled_back.count(r.value("run_id", "")) > 0;
+      r["pruned"] = pruned.count(r.value("run_id", "")) > 0;
       out["releases"].push_back(r);
     }
   if (!rolled_back.empty()) text += "↩ = release undone by a later rollback\n";
+  if (!pruned.empty()) text += "✂ = release whose artifacts `cutover gc` removed: it can no longer be undone\n";
   if (o.output == "json") print(out.dump() + "\n");
   else print(text);
   return 0;

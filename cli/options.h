@@ -30,7 +30,7 @@ struct Options {
   bool dry_run = false, detailed_exitcode = false, no_checks = false, force = false;
   bool no_color = false;
   int verbose = 0, quiet = 0;
-  int keep = 0;
+  int keep = 5;              // gc --keep (executor::kDefaultKeepReleases)
   std::string template_name, dir;   // init --template, DIR
 };
 
@@ -51,5 +51,7 @@ int cmd_schema(const Options& o);
 int cmd_doctor(const Options& o);
 /// init [--template T] [DIR]: writes DIR/plan.yaml (cli/cmd_init.cpp); 1 if it exists.
 int cmd_init(const Options& o);
+/// gc [--keep N] [--dry-run]: removes unneeded artifacts (cli/cmd_gc.cpp); 5 while a run is active.
+int cmd_gc(const Options& o);
 
 }  // namespace cutover::cli

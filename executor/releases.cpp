@@ -18,6 +18,12 @@ std::vector<Release> list_releases(checkpoints::StateStore& state) {
           x.rolled_back_by = r.value("rolled_back_by", "");
       continue;
     }
+    if (r.contains("pruned_by")) {
+      for (auto& x : out)
+        if (x.plan == r.value("plan", "") && x.revision == r.value("revision", 0) && x.pruned_at.empty())
+          x.pruned_at = r.value("at", "?");
+      continue;
+    }
     Release rel;
     rel.plan = r.value("plan", "");
     rel.revision = r.value("revision", 0);

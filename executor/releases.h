@@ -1,6 +1,8 @@
 // Releases (SPEC §4): every succeeded apply is revision N of its plan. releases.jsonl holds one
-// line per release and one line per release later rolled back ({"rolled_back_by": RUN}); this
-// file folds them into the list of releases and resolves the REF of `rollback --to`.
+// line per release, one line per release later rolled back ({"rolled_back_by": RUN}) and one
+// line per release whose artifacts `cutover gc` removed ({"pruned_by": "gc", "at": TIME}, written
+// before the first removal); this file folds them into the list of releases and resolves the
+// REF of `rollback --to`.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,7 +21,9 @@ struct Release {
   std::string commit;
   std::string at;
   std::string rolled_back_by;     // run id of the rollback that undid it, "" while live
+  std::string pruned_at;          // when `cutover gc` removed artifacts it needs; "" if never
   bool live() const { return rolled_back_by.empty(); }
+  bool pruned() const { return !pruned_at.empty(); }
 };
 
 /// Every release, oldest first, with its rolled-back marker folded in.

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "checkpoints/journal.h"
 #include "checkpoints/lock.h"
@@ -49,6 +51,47 @@ std::string describe_resources(const json& fingerprint) {
   return keys.empty() ? "" : " [" + util::join(keys, ", ") + "]";
 }
 
+void artifact_ids(const json& j, std::set<std::string>& out) {
+  if (j.is_string()) {
+    const auto& v = j.get_ref<const std::string&>();
+    if (v.size() == 71 && v.rfind("sha256:", 0) == 0) out.insert(v);
+  } else if (j.is_structured()) {
+    for (const auto& x : j) artifact_ids(x, out);
+  }
+}
+
+/// Refuses, before anything changes, a rollback that would need an artifact that is gone: a
+/// release `cutover gc` pruned, or an artifact a checkpoint (or a frozen input) names that is
+/// missing from the store. Undoing half the releases and then failing is the one outcome worse
+/// than not starting.
+void require_artifacts(checkpoints::StateStore& state, const Release& target, const std::vector<Release>& undo,
+                       const std::vector<std::pair<Release, StepRecord>>& actions) {
+  std::map<int, std::set<std::string>> needed;  // revision -> artifact ids
+  for (const auto& [rel, st] : actions) artifact_ids(st.checkpoint, needed[rel.revision]);
+  for (const auto& rel : undo) {
+    json p = json::parse(util::read_file(state.run_dir(rel.run_id) + "/plan.json"), nullptr, false);
+    if (p.is_object()) artifact_ids(p.value("frozen_inputs", json::object()), needed[rel.revision]);
+  }
+  const std::string to = target.plan + " to r" + std::to_string(target.revision);
+  for (const auto& rel : undo) {  // newest first: name the newest release that cannot be undone
+    std::vector<std::string> missing;
+    for (const auto& id : needed[rel.revision])
+      if (!state.artifacts().exists(id)) missing.push_back(id);
+    const std::string r = "r" + std::to_string(rel.revision);
+    if (rel.pruned())
+      throw Fatal(ExitCode::usage,
+                  "cannot roll back " + to + ": release " + r + " was pruned by `cutover gc` (" + rel.pruned_at +
+                      "), which removed the artifacts its undo needs; rollback --to reaches back to " + r +
+                      " at most. Nothing was changed");
+    if (!missing.empty())
+      throw Fatal(ExitCode::usage,
+                  "cannot roll back " + to + ": release " + r + " needs " + std::to_string(missing.size()) +
+                      " artifact(s) missing from the store " + state.artifacts().root() + " (" +
+                      util::join(missing, ", ") + "); rollback --to reaches back to " + r +
+                      " at most. Nothing was changed");
+  }
+}
+
 }  // namespace
 
 ExitCode rollback_to(const std::string& ref, bool dry_run, const RunOptions& opts) {
@@ -71,6 +114,7 @@ ExitCode rollback_to(const std::string& ref, bool dry_run, const RunOptions& opt
     for (auto it = rs.steps.rbegin(); it != rs.steps.rend(); ++it)
       if (it->applying && !it->check && !it->undone) actions.emplace_back(rel, *it);
   }
+  require_artifacts(*state, target, undo, actions);
   int discarding = 0;
   std::string listing = "rollback of " + target.plan + " to r" + std::to_string(target.revision) +
                         (target.tags.empty() ? "" : " (" + util::join(target.tags, ", ") + ")") + ": undo " +
