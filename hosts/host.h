@@ -7,12 +7,22 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "util/cancel.h"
 
 namespace cutover::hosts {
+
+/// A file's owner and group, as numeric ids (names differ between machines; ids are what
+/// the filesystem keeps).
+struct Owner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool operator==(const Owner& o) const { return uid == o.uid && gid == o.gid; }
+  bool operator!=(const Owner& o) const { return !(*this == o); }
+};
 
 /// What lstat() says of a path.
 struct FileInfo {
@@ -23,6 +33,13 @@ struct FileInfo {
   uint32_t mode = 0;        // permission bits (07777)
   uint64_t size = 0;
   std::string link_target;  // for symlinks
+  uint32_t uid = 0;         // owner and group, valid when has_owner (an SFTP server may
+  uint32_t gid = 0;         // leave them out of its reply)
+  bool has_owner = false;
+  /// {uid, gid} when known.
+  std::optional<Owner> owner() const {
+    return has_owner ? std::optional<Owner>(Owner{uid, gid}) : std::nullopt;
+  }
 };
 
 struct ExecRequest {
@@ -34,7 +51,11 @@ struct ExecRequest {
   std::map<std::string, std::string> env;
   std::string stdin_data;
   util::Deadline deadline;
-  /// Streamed output (also captured into the result, up to a limit).
+  /// When set, stdin is fed from this reader until it returns 0 (streams large inputs, such
+  /// as an archive into `tar -x`); stdin_data is then ignored. It must not throw: a reader
+  /// that fails returns 0 and keeps its error for the caller to report after exec().
+  std::function<size_t(char* buf, size_t cap)> stdin_reader;
+  /// Streamed output (also captured into the result, up to a limit). Must not throw.
   std::function<void(const char*, size_t)> on_stdout;
   std::function<void(const char*, size_t)> on_stderr;
 };
@@ -65,13 +86,22 @@ class Host {
   virtual FileInfo stat(const std::string& path) = 0;
   /// The whole file's bytes.
   virtual std::string read_file(const std::string& path) = 0;
-  /// Replaces `path` atomically (temp in the same folder, fsync, rename) with `data`, mode `mode`.
-  virtual void write_file(const std::string& path, const std::string& data, uint32_t mode) = 0;
+  /// Replaces `path` atomically (temp in the same folder, fsync, rename) with `data`, mode
+  /// `mode`. With `owner`, the new file gets that owner and group (set on the temp before the
+  /// rename; failing to is an Error). Without, an existing regular file's owner and group are
+  /// kept where this process may set them (root, or its own files); otherwise the file ends
+  /// up owned by the user cutover runs as.
+  virtual void write_file(const std::string& path, const std::string& data, uint32_t mode,
+                          const std::optional<Owner>& owner = std::nullopt) = 0;
   /// Removes a file, symlink or folder tree; absent is fine.
   virtual void remove(const std::string& path) = 0;
   /// rename(2): atomic replace of `to`.
   virtual void rename(const std::string& from, const std::string& to) = 0;
   virtual void chmod(const std::string& path, uint32_t mode) = 0;
+  /// Sets owner and group (numeric ids). Locally lchown(): a symlink itself is changed; over
+  /// SFTP a symlink is followed. Changing the owner clears setuid/setgid bits: set the mode
+  /// afterwards. Throws Error (e.g. "operation not permitted" when not root).
+  virtual void chown(const std::string& path, uint32_t uid, uint32_t gid) = 0;
   /// Creates a folder and its parents (mode for the ones created); existing is fine.
   virtual void make_dirs(const std::string& path, uint32_t mode = 0755) = 0;
   /// Creates symlink `link` -> `target` (fails if `link` exists).

@@ -47,6 +47,9 @@ class LocalHost final : public Host {
     fi.is_symlink = S_ISLNK(st.st_mode);
     fi.mode = st.st_mode & 07777;
     fi.size = static_cast<uint64_t>(st.st_size);
+    fi.uid = st.st_uid;
+    fi.gid = st.st_gid;
+    fi.has_owner = true;
     if (fi.is_symlink) {
       std::vector<char> buf(4096);
       ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
@@ -57,8 +60,32 @@ class LocalHost final : public Host {
 
   std::string read_file(const std::string& path) override { return util::read_file(path); }
 
-  void write_file(const std::string& path, const std::string& data, uint32_t mode) override {
-    util::write_file_atomic(path, data, mode);
+  void write_file(const std::string& path, const std::string& data, uint32_t mode,
+                  const std::optional<Owner>& owner = std::nullopt) override {
+    std::optional<Owner> want = owner;
+    bool required = owner.has_value();
+    if (!want) {
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) want = Owner{st.st_uid, st.st_gid};
+    }
+    util::AtomicFile f(path, mode);
+    f.write(data);
+    if (want) {
+      const std::string& tmp = f.temp_path();
+      struct stat st {};
+      if (::lstat(tmp.c_str(), &st) != 0) fail("cannot stat", tmp);
+      if (st.st_uid != want->uid || st.st_gid != want->gid) {
+        if (::lchown(tmp.c_str(), want->uid, want->gid) == 0) {
+          // chown clears setuid/setgid: put the exact mode back.
+          if (::chmod(tmp.c_str(), mode) != 0) fail("cannot chmod", tmp);
+        } else if (required || (errno != EPERM && errno != EACCES)) {
+          fail("cannot set owner " + std::to_string(want->uid) + ":" +
+                   std::to_string(want->gid) + " of",
+               path);
+        }
+      }
+    }
+    f.commit();
   }
 
   void remove(const std::string& path) override { util::remove_all(path); }
@@ -70,6 +97,11 @@ class LocalHost final : public Host {
 
   void chmod(const std::string& path, uint32_t mode) override {
     if (::chmod(path.c_str(), mode) != 0) fail("cannot chmod", path);
+  }
+
+  void chown(const std::string& path, uint32_t uid, uint32_t gid) override {
+    if (::lchown(path.c_str(), uid, gid) != 0)
+      fail("cannot set owner " + std::to_string(uid) + ":" + std::to_string(gid) + " of", path);
   }
 
   void make_dirs(const std::string& path, uint32_t mode) override { util::make_dirs(path, mode); }
@@ -112,6 +144,7 @@ class LocalHost final : public Host {
     spec.cwd = req.cwd;
     spec.env = req.env;
     spec.stdin_data = req.stdin_data;
+    spec.stdin_reader = req.stdin_reader;
     spec.deadline = req.deadline;
     std::string captured_out;
     if (req.on_stdout) {

@@ -21,6 +21,7 @@ namespace cutover::hosts {
 namespace {
 
 constexpr size_t kCaptureLimit = 16u << 20;
+constexpr size_t kStdinBlock = 256u << 10;
 const char kPidMarker[] = "cutover-pid:";
 
 std::string build_command(const ExecRequest& req) {
@@ -115,15 +116,28 @@ ExecResult exec_on(SshHost::Impl& host, const ExecRequest& req) {
   bool pid_done = false;
   size_t in_off = 0;
   bool eof_sent = false;
+  // Streamed stdin (req.stdin_reader): one block at a time, pulled when the last is sent.
+  const bool streamed = static_cast<bool>(req.stdin_reader);
+  std::string block;
+  bool reader_eof = !streamed;
   util::Deadline grace;
   std::vector<char> buf(64 * 1024);
   while (true) {
     bool progressed = false;
     if (!eof_sent && libssh2_channel_eof(ch)) eof_sent = true;  // nobody reads stdin now
-    if (!eof_sent && in_off < req.stdin_data.size()) {
-      long long n = libssh2_channel_write(ch, req.stdin_data.data() + in_off,
-                                          req.stdin_data.size() - in_off);
+    if (!eof_sent && streamed && in_off >= block.size() && !reader_eof) {
+      block.resize(kStdinBlock);
+      block.resize(req.stdin_reader(block.data(), block.size()));
+      in_off = 0;
+      reader_eof = block.empty();
+    }
+    const std::string& in = streamed ? block : req.stdin_data;
+    if (!eof_sent && in_off < in.size()) {
+      long long n = libssh2_channel_write(ch, in.data() + in_off, in.size() - in_off);
       if (n > 0) in_off += static_cast<size_t>(n), progressed = true;
+      // The command stopped reading (it exited, or closed stdin): its status tells why.
+      else if (n == LIBSSH2_ERROR_CHANNEL_CLOSED || n == LIBSSH2_ERROR_CHANNEL_EOF_SENT)
+        eof_sent = true;
       else if (n != LIBSSH2_ERROR_EAGAIN && s.note_failure(n)) lost(s, n, "connection lost");
       else if (n != LIBSSH2_ERROR_EAGAIN) eof_sent = true;
     } else if (!eof_sent) {

@@ -168,6 +168,11 @@ FileInfo SshHost::stat(const std::string& path) {
   fi.is_symlink = LIBSSH2_SFTP_S_ISLNK(a.permissions);
   fi.mode = static_cast<uint32_t>(a.permissions & 07777);
   fi.size = a.filesize;
+  if (a.flags & LIBSSH2_SFTP_ATTR_UIDGID) {
+    fi.uid = static_cast<uint32_t>(a.uid);
+    fi.gid = static_cast<uint32_t>(a.gid);
+    fi.has_owner = true;
+  }
   if (fi.is_symlink) {
     std::vector<char> buf(4096);
     rc = impl_->session.call([&] {
@@ -194,7 +199,13 @@ std::string SshHost::read_file(const std::string& path) {
   return out;
 }
 
-void SshHost::write_file(const std::string& path, const std::string& data, uint32_t mode) {
+void SshHost::write_file(const std::string& path, const std::string& data, uint32_t mode,
+                         const std::optional<Owner>& owner) {
+  std::optional<Owner> want = owner;
+  if (!want) {
+    FileInfo prior = stat(path);
+    if (prior.is_regular) want = prior.owner();
+  }
   const std::string tmp = temp_name(path);
   auto h = sftp_open(*impl_, tmp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL,
                      0600, LIBSSH2_SFTP_OPENFILE, "cannot create");
@@ -209,6 +220,24 @@ void SshHost::write_file(const std::string& path, const std::string& data, uint3
     long long rc = impl_->session.call([&] { return libssh2_sftp_fsync(h->get()); });
     if (rc != 0 && impl_->sftp_status(rc) != LIBSSH2_FX_OP_UNSUPPORTED)
       impl_->fail("cannot fsync", tmp, rc);
+    if (want) {
+      // Owner first: a chown clears setuid/setgid, so the mode is set after it. Keeping an
+      // existing file's owner is best effort (only root may give a file away); a requested
+      // owner is not.
+      LIBSSH2_SFTP_ATTRIBUTES o{};
+      o.flags = LIBSSH2_SFTP_ATTR_UIDGID;
+      o.uid = want->uid;
+      o.gid = want->gid;
+      rc = impl_->session.call([&] { return libssh2_sftp_fsetstat(h->get(), &o); });
+      if (rc != 0) {
+        unsigned long st = impl_->sftp_status(rc);
+        bool refused = st == LIBSSH2_FX_PERMISSION_DENIED || st == LIBSSH2_FX_FAILURE;
+        if (owner || !refused)
+          impl_->fail("cannot set owner " + std::to_string(want->uid) + ":" +
+                          std::to_string(want->gid) + " of",
+                      tmp, rc);
+      }
+    }
     LIBSSH2_SFTP_ATTRIBUTES a{};
     a.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS;
     a.permissions = mode & 07777;
@@ -279,6 +308,21 @@ void SshHost::chmod(const std::string& path, uint32_t mode) {
                                 LIBSSH2_SFTP_SETSTAT, &a);
   });
   if (rc != 0) impl_->fail("cannot chmod", path, rc);
+}
+
+void SshHost::chown(const std::string& path, uint32_t uid, uint32_t gid) {
+  LIBSSH2_SFTP* sftp = impl_->sftp();
+  LIBSSH2_SFTP_ATTRIBUTES a{};
+  a.flags = LIBSSH2_SFTP_ATTR_UIDGID;
+  a.uid = uid;
+  a.gid = gid;
+  long long rc = impl_->session.call([&] {
+    return libssh2_sftp_stat_ex(sftp, path.c_str(), static_cast<unsigned>(path.size()),
+                                LIBSSH2_SFTP_SETSTAT, &a);
+  });
+  if (rc != 0)
+    impl_->fail("cannot set owner " + std::to_string(uid) + ":" + std::to_string(gid) + " of",
+                path, rc);
 }
 
 void SshHost::make_dirs(const std::string& path, uint32_t mode) {

@@ -76,10 +76,12 @@ class SshHost final : public Host {
   bool is_local() const override { return false; }
   FileInfo stat(const std::string& path) override;
   std::string read_file(const std::string& path) override;
-  void write_file(const std::string& path, const std::string& data, uint32_t mode) override;
+  void write_file(const std::string& path, const std::string& data, uint32_t mode,
+                  const std::optional<Owner>& owner = std::nullopt) override;
   void remove(const std::string& path) override;
   void rename(const std::string& from, const std::string& to) override;
   void chmod(const std::string& path, uint32_t mode) override;
+  void chown(const std::string& path, uint32_t uid, uint32_t gid) override;
   void make_dirs(const std::string& path, uint32_t mode = 0755) override;
   void symlink(const std::string& target, const std::string& link) override;
   std::vector<std::string> list_dir(const std::string& path) override;

@@ -121,6 +121,7 @@ CurrentFile read_current(hosts::Host& host, const std::string& path, const std::
     throw Error(type + ": " + path + " is " + kind_of(fi) + " (on " + host.name() + ")");
   cur.exists = true;
   cur.mode = fi.mode;
+  cur.owner = fi.owner();
   cur.bytes = host.read_file(path);
   return cur;
 }
@@ -134,6 +135,10 @@ json capture_file(Context& ctx, hosts::Host& host, const std::string& path,
                 {"mode", mode_string(cur.mode)},
                 {"sha256", util::sha256_hex(cur.bytes)},
                 {"size", cur.bytes.size()}};
+  if (cur.owner) {
+    saved["uid"] = cur.owner->uid;
+    saved["gid"] = cur.owner->gid;
+  }
   // Content holding a registered secret never goes into the journal (SPEC §8), even
   // base64-encoded: it goes to the private artifact store like large content.
   bool has_secret = util::redact(cur.bytes) != cur.bytes;
@@ -166,12 +171,20 @@ void restore_file(Context& ctx, hosts::Host& host, const json& saved, const std:
     return;
   }
   uint32_t mode = parse_mode(saved.at("mode"), type);
+  std::optional<hosts::Owner> owner;
+  if (saved.contains("uid") && saved.contains("gid"))
+    owner = hosts::Owner{saved["uid"].get<uint32_t>(), saved["gid"].get<uint32_t>()};
   if (now.exists && now.size == saved.value("size", uint64_t{0}) &&
       host.sha256(path) == saved.value("sha256", "")) {
-    if (now.mode != mode) host.chmod(path, mode);
+    bool chowned = false;
+    if (owner && now.owner() != owner) {
+      host.chown(path, owner->uid, owner->gid);
+      chowned = true;  // which clears setuid/setgid: set the mode even if it looked right
+    }
+    if (chowned || now.mode != mode) host.chmod(path, mode);
     return;
   }
-  host.write_file(path, captured_bytes(ctx, saved), mode);
+  host.write_file(path, captured_bytes(ctx, saved), mode, owner);
 }
 
 json fingerprint_files(hosts::Host& host, const std::vector<std::string>& paths) {

@@ -3,14 +3,18 @@
 //
 // A captured file state (kept in the journal as part of a step's checkpoint) is JSON:
 //   {"path": P, "state": "absent"}                                  nothing was there
-//   {"path": P, "state": "file", "mode": "0644", "sha256": H,
-//    "size": N, "inline": BASE64}      (files up to 64 KiB)        a regular file
+//   {"path": P, "state": "file", "mode": "0644", "uid": U, "gid": G,
+//    "sha256": H, "size": N, "inline": BASE64}  (files up to 64 KiB)  a regular file
 //   {"path": P, "state": "file", ..., "artifact": "sha256:..."}     larger files, and files
 //                                      holding a registered secret, in the artifact store
-// Restoring is idempotent: a file already holding the saved bytes and mode is not rewritten.
+// "uid"/"gid" are left out when the host does not report owners (and in checkpoints written
+// before owners were recorded); the file is then restored with the owner it has.
+// Restoring is idempotent: a file already holding the saved bytes, mode and owner is not
+// rewritten (only its owner and mode are set when they differ).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,10 +53,11 @@ bool parent_dir_exists(hosts::Host& host, const std::string& path);
 /// Throws Error when the folder that would hold `path` does not exist on the host.
 void require_parent_dir(hosts::Host& host, const std::string& path, const std::string& type);
 
-/// A target file as it is now: its bytes and mode, or exists == false.
+/// A target file as it is now: its bytes, mode and owner, or exists == false.
 struct CurrentFile {
   bool exists = false;
   uint32_t mode = 0;
+  std::optional<hosts::Owner> owner;  // when the host reports it
   std::string bytes;
 };
 
@@ -68,7 +73,7 @@ json capture_file(Context& ctx, hosts::Host& host, const std::string& path,
 /// The bytes a captured state holds ("" for an absent file); verifies the artifact.
 std::string captured_bytes(Context& ctx, const json& saved);
 
-/// Puts the file back exactly as captured: saved bytes and mode, or removes it when it was
+/// Puts the file back exactly as captured: saved bytes, mode and owner, or removes it when it was
 /// absent. Idempotent and safe when apply never ran. Throws Error naming the path when
 /// something other than a regular file is there now (a folder is never deleted).
 void restore_file(Context& ctx, hosts::Host& host, const json& saved, const std::string& type);

@@ -18,8 +18,11 @@ nlohmann::json file_fingerprint(hosts::Host& host, const std::string& path) {
   hosts::FileInfo fi = host.stat(path);
   if (!fi.exists) return "absent";
   if (fi.is_symlink) return {{"symlink", fi.link_target}};
-  if (fi.is_dir) return {{"dir", true}, {"mode", mode_string(fi.mode)}};
-  return {{"sha256", host.sha256(path)}, {"mode", mode_string(fi.mode)}};
+  nlohmann::json fp = fi.is_dir
+                          ? nlohmann::json{{"dir", true}, {"mode", mode_string(fi.mode)}}
+                          : nlohmann::json{{"sha256", host.sha256(path)}, {"mode", mode_string(fi.mode)}};
+  if (fi.has_owner) fp["owner"] = std::to_string(fi.uid) + ":" + std::to_string(fi.gid);
+  return fp;
 }
 
 }  // namespace cutover::steps

@@ -9,8 +9,9 @@
 
 namespace cutover::steps {
 
-/// {"sha256": HEX, "mode": "0644"} for a regular file, {"symlink": TARGET} for a link,
-/// {"dir": true, "mode": ...} for a folder, "absent" when nothing is there.
+/// {"sha256": HEX, "mode": "0644", "owner": "UID:GID"} for a regular file, {"symlink": TARGET}
+/// for a link, {"dir": true, "mode": ..., "owner": ...} for a folder, "absent" when nothing is
+/// there ("owner" only when the host reports it).
 nlohmann::json file_fingerprint(hosts::Host& host, const std::string& path);
 
 /// Key under which a file's fingerprint is stored: "file:" + host + ":" + path.
