@@ -2,12 +2,14 @@
 // check reads the merged plan document (profile and --var applied) and reports through the
 // DiagSink, so every problem is collected and located the same way.
 #include <functional>
+#include <memory>
 #include <regex>
 #include <set>
 
 #include "executor/interpolate.h"
 #include "executor/load_internal.h"
 #include "executor/template.h"
+#include "steps/plugin_step.h"
 #include "steps/registry.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -262,7 +264,8 @@ class Checker {
       if (s.contains("type") && s["type"].is_string()) {
         std::string name = s["type"].get<std::string>();
         type = steps::find_step_type(name);
-        if (!type && steps::find_plugin(name, plan_dir_).empty()) {
+        std::string plugin = type ? "" : steps::find_plugin(name, plan_dir_);
+        if (!type && plugin.empty()) {
           std::string near = util::closest(name, known);
           sink_.at(base + "/type",
                    "unknown step type '" + name + "'" +
@@ -270,11 +273,33 @@ class Checker {
                                            "; or a plugin executable cutover-step-" + name +
                                            " in plugins/ or $PATH)"
                                      : " (did you mean '" + near + "'?)"));
+        } else if (!type) {
+          type = plugin_type(name, plugin, base + "/type");
         }
       }
       check_on(s, base, type);
       if (type) check_params(s, base, *type);
     }
+  }
+
+  // A plugin's type, from its `schema` answer: asked once per plugin per load; a failure is
+  // reported at every step that uses the plugin.
+  const StepType* plugin_type(const std::string& name, const std::string& path,
+                              const std::string& pointer) {
+    auto it = plugins_.find(path);
+    if (it == plugins_.end()) {
+      PluginType entry;
+      try {
+        entry.type = std::make_unique<StepType>(steps::plugin_step_type(name, path, plan_dir_));
+        plugin_paths_[name] = path;
+      } catch (const Error& e) {
+        entry.error = e.what();
+        if (!e.hint().empty()) entry.error += " (" + e.hint() + ")";
+      }
+      it = plugins_.emplace(path, std::move(entry)).first;
+    }
+    if (!it->second.type) sink_.at(pointer, it->second.error);
+    return it->second.type.get();
   }
 
   void check_on(const json& s, const std::string& base, const StepType* type) {
@@ -318,8 +343,13 @@ class Checker {
     try {
       errors = validate_schema(view, type.params_schema, base + "/with");
     } catch (const Error& e) {
-      sink_.at(base + "/type", "step type '" + type.name + "' has a broken parameter schema: " +
-                                   e.what());
+      auto plugin = plugin_paths_.find(type.name);
+      if (plugin != plugin_paths_.end())
+        sink_.at(base + "/type", "plugin " + plugin->second +
+                                     ": its schema answer is not a valid JSON Schema: " + e.what());
+      else
+        sink_.at(base + "/type", "step type '" + type.name +
+                                     "' has a broken parameter schema: " + e.what());
       return;
     }
     for (const auto& e : errors) {
@@ -467,6 +497,12 @@ class Checker {
   std::map<std::string, std::vector<std::string>> profile_vars_;
   std::map<std::string, size_t> step_index_;
   std::map<std::string, json> params_schemas_;  // type name -> parsed params_schema
+  struct PluginType {
+    std::unique_ptr<StepType> type;  // null when its `schema` call failed
+    std::string error;
+  };
+  std::map<std::string, PluginType> plugins_;         // plugin path -> its type
+  std::map<std::string, std::string> plugin_paths_;   // plugin type name -> path
 };
 
 }  // namespace

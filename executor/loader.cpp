@@ -212,6 +212,14 @@ Plan build(const json& doc, const SourceMap& map, Plan plan) {
     step.rollback = str(s, "rollback") == "none" ? RollbackMode::none : RollbackMode::automatic;
     step.loc = loc("/steps/" + std::to_string(i));
     step.index = i;
+    // A plugin executable is code the plan runs: its content goes into the plan digest like
+    // the templates and SQL files the plan reads.
+    if (!steps::find_step_type(step.type)) {
+      std::string plugin = steps::find_plugin(step.type, plan.dir);
+      if (!plugin.empty() &&
+          std::find(plan.inputs.begin(), plan.inputs.end(), plugin) == plan.inputs.end())
+        plan.inputs.push_back(plugin);
+    }
     plan.steps.push_back(std::move(step));
   }
   return plan;

@@ -5,6 +5,9 @@
 // and repeat every failure once per enclosing level. We keep the leaf failures and reword
 // them from the subschema the instance path leads to, so users read "expected an integer,
 // got \"22x\"" or "unknown field 'tmeout' (did you mean 'timeout'?)".
+// Without this valijson prints and abort()s on a schema it cannot read; plugins answer with
+// schemas of their own, which must fail the load, not crash it.
+#define VALIJSON_USE_EXCEPTIONS 1
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -13,6 +16,7 @@
 
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <set>
 
 #include "executor/load_internal.h"
@@ -83,6 +87,14 @@ const json* child_schema(const json& root, const json* s, const std::string& key
       if (auto* c = child_schema(root, &sub, key, false)) return c;
     }
   }
+  if (s->contains("patternProperties") && (*s)["patternProperties"].is_object()) {
+    for (auto it = (*s)["patternProperties"].begin(); it != (*s)["patternProperties"].end(); ++it) {
+      try {
+        if (std::regex_search(key, std::regex(it.key()))) return deref(root, &it.value());
+      } catch (const std::regex_error&) {
+      }
+    }
+  }
   if (s->contains("additionalProperties") && (*s)["additionalProperties"].is_object())
     return deref(root, &(*s)["additionalProperties"]);
   return nullptr;
@@ -140,6 +152,7 @@ class Translator {
         starts(m, "Failed to validate against schema associated with") ||
         starts(m, "Failed to validate against additional properties schema") ||
         starts(m, "Failed to validate against a conditional schema") ||
+        starts(m, "Failed to validate against child schema #") ||
         starts(m, "Failed to validate against dependent schema"))
       return;
     // Walk the context (["<root>", "[steps]", "[0]"]) through the document and the schema.
@@ -189,6 +202,10 @@ class Translator {
       push(pointer, false, "must be at most " + number_text(s.value("maximum", json())));
     } else if (starts(m, "Array should contain no fewer than")) {
       push(pointer, false, "needs at least " + number_text(s.value("minItems", json())) + " item(s)");
+    } else if (starts(m, "Object should have no fewer than")) {
+      push(pointer, false, "needs at least " + number_text(s.value("minProperties", json())) + " field(s)");
+    } else if (starts(m, "Object should have no more than")) {
+      push(pointer, false, "takes at most " + number_text(s.value("maxProperties", json())) + " field(s)");
     } else if (starts(m, "String should be no fewer than")) {
       auto n = s.value("minLength", 0);
       push(pointer, false, n <= 1 ? std::string("must not be empty")
@@ -213,8 +230,26 @@ class Translator {
     if (s.contains("properties"))
       for (auto it = s["properties"].begin(); it != s["properties"].end(); ++it)
         known.push_back(it.key());
+    std::vector<std::string> patterns;
+    if (s.contains("patternProperties") && s["patternProperties"].is_object())
+      for (auto it = s["patternProperties"].begin(); it != s["patternProperties"].end(); ++it)
+        patterns.push_back(it.key());
     for (auto it = node->begin(); it != node->end(); ++it) {
       if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+      bool matched = false;
+      for (const auto& p : patterns) {
+        try {
+          matched = matched || std::regex_search(it.key(), std::regex(p));
+        } catch (const std::regex_error&) {
+        }
+      }
+      if (matched) continue;
+      if (known.empty() && !patterns.empty()) {
+        push(pointer + "/" + pointer_token(it.key()), true,
+             "'" + it.key() + "' is not an allowed name here (it must match " +
+                 util::join(patterns, " or ") + ")");
+        continue;
+      }
       std::string msg = "unknown field '" + it.key() + "'";
       std::string near = util::closest(it.key(), known);
       if (!near.empty())
@@ -247,10 +282,20 @@ std::vector<SchemaError> validate_schema(const json& doc, const std::string& sch
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter target(doc);
   std::vector<SchemaError> out;
-  if (validator.validate(c.schema, target, &results)) return out;
+  try {
+    if (validator.validate(c.schema, target, &results)) return out;
+  } catch (const std::exception& e) {
+    throw Error(std::string("invalid JSON Schema: ") + e.what());
+  }
   Translator t(doc, c.source, base, out);
   valijson::ValidationResults::Error e;
   while (results.popError(e)) t.add(e);
+  // Some constraints (propertyNames in valijson 1.0) fail without saying why: a document that
+  // does not validate is never let through silently.
+  if (out.empty())
+    out.push_back(SchemaError{base, false,
+                              "does not match its schema (a constraint such as propertyNames "
+                              "failed; check the names and values given here)"});
   return out;
 }
 

@@ -35,6 +35,10 @@ const StepType* find_step_type(const std::string& name) {
 }
 
 std::string find_plugin(const std::string& type, const std::string& plan_dir) {
+  // The type becomes part of a file name: no folders, no hidden or relative names.
+  if (type.empty() || type[0] == '.' || type[0] == '-' || type.find('/') != std::string::npos ||
+      type.find('\0') != std::string::npos)
+    return "";
   const std::string exe = "cutover-step-" + type;
   auto executable = [](const std::string& p) {
     struct stat st {};

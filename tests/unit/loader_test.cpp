@@ -231,7 +231,8 @@ TEST_CASE("unknown step types suggest the closest name", "[loader]") {
 TEST_CASE("a type served by a plugin executable is accepted", "[loader]") {
   TempDir dir;
   util::make_dirs(dir.path + "/plugins");
-  dir.write("plugins/cutover-step-acme.deploy", "#!/bin/sh\n", 0755);
+  dir.write("plugins/cutover-step-acme.deploy",
+            "#!/bin/sh\necho '{\"ok\": true, \"schema\": {\"type\": \"object\"}}'\n", 0755);
   std::string plan = dir.write("plan.yaml", std::string(kHeader) +
                                                 "steps:\n  - { id: a, type: acme.deploy }\n");
   CHECK(load_plan(plan).steps[0].type == "acme.deploy");
