@@ -159,8 +159,10 @@ class Resolver {
       return {scope_.secret(name)};
     }
     if (ref.ns == "steps") {
-      auto it = scope_.step_outputs.find(name);
-      if (it == scope_.step_outputs.end()) {
+      static const std::map<std::string, json> kNone;
+      const auto& outputs = scope_.step_outputs ? *scope_.step_outputs : kNone;
+      auto it = outputs.find(name);
+      if (it == outputs.end()) {
         if (scope_.unknown_outputs_ok) return {kKnownAfterApply};
         throw Error("no outputs of step '" + name + "': only earlier steps' outputs can be used");
       }

@@ -27,7 +27,9 @@ enum class SecretMode {
 struct Scope {
   const json* vars = nullptr;                         // uninterpolated vars (resolved on demand)
   std::function<std::string(const std::string&)> secret;  // name -> value; throws Error if missing
-  std::map<std::string, json> step_outputs;           // id -> outputs of completed steps
+  /// id -> outputs of completed steps; not owned (a scope is built per step, and copying
+  /// every earlier step's outputs each time made a long plan quadratic).
+  const std::map<std::string, json>* step_outputs = nullptr;
   std::map<std::string, std::string> run;             // id, dir
   std::map<std::string, std::string> plan;            // name, dir
   /// When true, ${steps.…} of steps not yet run resolve to the text "(known after apply)".

@@ -81,7 +81,7 @@ Scope RunEnv::scope(const std::map<std::string, json>& outputs, const std::strin
   Scope sc;
   sc.vars = &plan_.vars;
   sc.secret = [this](const std::string& n) { return secret(n); };
-  sc.step_outputs = outputs;
+  sc.step_outputs = &outputs;
   sc.run = {{"id", run_id}, {"dir", run_dir}};
   sc.plan = {{"name", plan_.name}, {"dir", plan_.dir}};
   sc.unknown_outputs_ok = unknown_outputs_ok;

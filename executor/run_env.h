@@ -27,9 +27,12 @@ class RunEnv {
   /// run before anything changes. Throws Error.
   void connect_all();
 
-  /// The scope for interpolation, with the outputs of completed steps.
+  /// The scope for interpolation, with the outputs of completed steps (referenced, not
+  /// copied: `outputs` must outlive the scope).
   Scope scope(const std::map<std::string, json>& outputs, const std::string& run_id,
               const std::string& run_dir, bool unknown_outputs_ok = false) const;
+  Scope scope(std::map<std::string, json>&&, const std::string&, const std::string&,
+              bool = false) const = delete;
 
   /// Resolved `with` of a step twice: for the step (secrets revealed) and for the record
   /// (secrets as references).

@@ -11,7 +11,8 @@ namespace {
 /// A host field may hold ${secrets.X} (password, passphrase) or ${vars.X}/${env.X}.
 std::string resolve_field(const std::string& text, const RunEnv& env) {
   if (text.find("${") == std::string::npos) return text;
-  json v = interpolate_string(text, env.scope({}, "", ""), SecretMode::reveal);
+  static const std::map<std::string, json> kNoOutputs;
+  json v = interpolate_string(text, env.scope(kNoOutputs, "", ""), SecretMode::reveal);
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 }  // namespace

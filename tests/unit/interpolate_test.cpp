@@ -24,6 +24,7 @@ struct Fixture {
       {"login", "user:${secrets.tricky}"},
       {"literal", "cost $${x}"},
   };
+  std::map<std::string, json> outputs;
   Scope scope;
   Fixture() {
     scope.vars = &vars;
@@ -32,7 +33,8 @@ struct Fixture {
       if (name == "tricky") return "a b'c";
       throw Error("unknown secret '" + name + "'");
     };
-    scope.step_outputs["dump"] = {{"artifact", "sha256:abc"}, {"bytes", 42}};
+    outputs["dump"] = {{"artifact", "sha256:abc"}, {"bytes", 42}};
+    scope.step_outputs = &outputs;
     scope.run = {{"id", "20261124-001"}, {"dir", "/state/runs/20261124-001"}};
     scope.plan = {{"name", "demo"}, {"dir", "/plans"}};
   }
