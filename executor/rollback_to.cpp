@@ -159,6 +159,11 @@ ExitCode rollback_to(const std::string& ref, bool dry_run, const RunOptions& opt
   if (!pending.empty())
     throw Fatal(ExitCode::usage, "run " + pending.front().run_id + " of plan '" + plan.name + "' needs attention (" +
                                      pending.front().status + "); settle it with `cutover resume` or `cutover rollback` first");
+  // `cutover gc` may have run between the check above and the lock: check again under it.
+  for (const auto& now : list_releases(*state))
+    for (auto& r : undo)
+      if (r.plan == now.plan && r.revision == now.revision) r.pruned_at = now.pruned_at;
+  require_artifacts(*state, target, undo, actions);
 
   std::string run_id = checkpoints::new_run_id();
   me.run_id = run_id;
