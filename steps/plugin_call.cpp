@@ -138,7 +138,8 @@ json call_plugin(const PluginCall& call) {
   spec.argv = {call.path, call.action};
   spec.cwd = call.cwd;
   spec.env_remove = secret_env_names();
-  spec.stdin_data = call.request.dump() + "\n";
+  // Params read from files may hold bytes that are not UTF-8: replaced, never a throw here.
+  spec.stdin_data = call.request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   spec.deadline = call.deadline;
   spec.capture_limit = kMaxAnswerBytes + 1;
   std::string err_tail, pending;
