@@ -108,16 +108,18 @@ JournalWriter::JournalWriter(const std::string& path) : path_(path) {
 }
 
 JournalWriter::~JournalWriter() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  if (unsynced_) ::fdatasync(fd_);
+  ::close(fd_);
 }
 
-json JournalWriter::append(json record) {
+json JournalWriter::append(json record, Sync sync) {
   std::vector<json> one;
   one.push_back(std::move(record));
-  return append_all(std::move(one)).front();
+  return append_all(std::move(one), sync).front();
 }
 
-std::vector<json> JournalWriter::append_all(std::vector<json> records) {
+std::vector<json> JournalWriter::append_all(std::vector<json> records, Sync sync) {
   std::vector<json> written;
   std::string line;
   long long seq = next_seq_;
@@ -139,10 +141,15 @@ std::vector<json> JournalWriter::append_all(std::vector<json> records) {
     p += n;
     left -= static_cast<size_t>(n);
   }
+  next_seq_ = seq;
+  if (sync == Sync::deferred) {
+    unsynced_ = true;
+    return written;
+  }
   if (::fdatasync(fd_) != 0)
     throw Error("cannot fsync journal " + path_ + ": " + std::strerror(errno) +
                 " (not retried: the record may not be on disk)");
-  next_seq_ = seq;
+  unsynced_ = false;
   return written;
 }
 

@@ -16,6 +16,12 @@
 // one write() and then fdatasync()ed; creating the file fsyncs its folder. A failed fsync is
 // never retried: the run fails (the page cache may have dropped the data: retrying would
 // report success for a record that is not on disk).
+// Records that only *confirm* an action (step.done, step.undone) may be appended with
+// Sync::deferred: written at once (a killed process loses nothing), made durable by the next
+// synced record, which fdatasync()s the whole file, or by the writer's destructor. Losing one
+// to a power cut leaves the step "applied, not confirmed" — the state a crash between the
+// action and its record leaves anyway, which resume and rollback already handle (verified
+// undo). Every record that *precedes* a change stays synced.
 //
 // Recovery: a record is valid when its line ends in '\n', the CRC matches and the JSON
 // parses with the expected seq. An invalid *last* line is a torn write (the process died
@@ -62,13 +68,16 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  /// Adds seq and ts to `record`, appends it and fdatasync()s. Returns the record as written.
-  json append(json record);
+  enum class Sync { now, deferred };
+
+  /// Adds seq and ts to `record`, appends it and fdatasync()s (see Sync::deferred above).
+  /// Returns the record as written.
+  json append(json record, Sync sync = Sync::now);
 
   /// Appends several records with one write() and one fdatasync(): all become durable
   /// together (step.checkpoint + step.apply, which must both be on disk before a step
   /// changes anything). A crash mid-write leaves a torn tail, dropped on reading.
-  std::vector<json> append_all(std::vector<json> records);
+  std::vector<json> append_all(std::vector<json> records, Sync sync = Sync::now);
 
   const std::string& path() const { return path_; }
 
@@ -76,6 +85,7 @@ class JournalWriter {
   std::string path_;
   int fd_ = -1;
   long long next_seq_ = 1;
+  bool unsynced_ = false;  // a deferred record is written but not yet fdatasync()ed
 };
 
 /// The text of one encoded line (without '\n'), for tests.

@@ -88,3 +88,22 @@ TEST_CASE("a file that is not a version-1 journal is refused", "[journal]") {
   std::ofstream(path) << cutover::checkpoints::encode_record({{"seq", 1}, {"event", "journal"}, {"version", 2}}) << "\n";
   CHECK_THROWS_AS(read_journal(path), JournalCorrupt);
 }
+
+TEST_CASE("a deferred record is on file at once, in order with the synced ones", "[journal]") {
+  // Deferred records skip their own fdatasync, never the write: another process (`cutover
+  // status`, a resume after SIGKILL) reads them immediately, with seq in order.
+  cutover::test::TempDir t;
+  std::string path = t / "journal.jsonl";
+  JournalWriter w(path);
+  w.append({{"event", "step.apply"}, {"step", "a"}});
+  w.append({{"event", "step.done"}, {"step", "a"}}, JournalWriter::Sync::deferred);
+  auto jc = read_journal(path);
+  REQUIRE(jc.records.size() == 3);
+  CHECK(jc.records[2]["event"] == "step.done");
+  CHECK(jc.records[2]["seq"] == 3);
+  w.append({{"event", "step.apply"}, {"step", "b"}});
+  jc = read_journal(path);
+  REQUIRE(jc.records.size() == 4);
+  CHECK(jc.records[3]["seq"] == 4);
+  CHECK_FALSE(jc.torn_tail);
+}
