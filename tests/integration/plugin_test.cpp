@@ -286,3 +286,32 @@ TEST_CASE("the example plan in plans/ finds its plugin in plans/plugins/", "[plu
   CHECK(r.exit_code == 0);
   CHECK(r.all().find("plan 'app-env' is valid (4 steps)") != std::string::npos);
 }
+
+TEST_CASE("cutover rollback undoes a plugin step later, from the checkpoint in the journal",
+          "[plugin]") {
+  TempDir t;
+  install_kv(t);
+  const std::string before = "A=1\nB=2\n";
+  write_file(t / "app.env", before, 0644);
+  write_file(t / "plan.yaml", R"(version: 1
+name: kv-later
+steps:
+  - id: set
+    type: kv.set
+    with: { path: app.env, set: { A: changed, C: added } }
+  - id: gate
+    type: check.file
+    with: { path: gate.txt }
+)");
+  std::string state = t / "state";
+  CliResult failed = run_cutover({"apply", "plan.yaml", "--no-rollback", "--state", state}, at(t.path()));
+  INFO(failed.all());
+  REQUIRE(failed.exit_code == 4);
+  CHECK(read_file(t / "app.env") == "A=changed\nB=2\nC=added\n");
+  // Another process, another day: the undo gets what `checkpoint` answered, from the journal.
+  CliResult back = run_cutover({"rollback", "--state", state, "--auto-approve"}, at(t.path()));
+  INFO(back.all());
+  CHECK(back.exit_code == 0);
+  CHECK(read_file(t / "app.env") == before);
+  CHECK(marks(t) == "schema\ncheckpoint\napply\nundo\ncheckpoint\n");
+}
