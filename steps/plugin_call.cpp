@@ -65,9 +65,12 @@ std::string excerpt(const std::string& text, size_t max) {
       out += "...";
       break;
     }
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
     else if (c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -82,8 +85,9 @@ std::string excerpt(const std::string& text, size_t max) {
 json parse_answer(const std::string& text, const std::string& action, const std::string& label,
                   const std::string& type) {
   if (util::trim(text).empty())
-    throw Error(label + ": printed nothing on stdout; expected a JSON answer such as {\"ok\": true}",
-                "a plugin writes exactly one JSON object to stdout and its messages to stderr");
+    throw Error(
+        label + ": printed nothing on stdout; expected a JSON answer such as {\"ok\": true}",
+        "a plugin writes exactly one JSON object to stdout and its messages to stderr");
   json answer = json::parse(text, nullptr, false);
   if (answer.is_discarded())
     throw Error(label + ": its answer on stdout is not JSON: \"" + excerpt(util::trim(text)) + "\"",
@@ -117,8 +121,9 @@ json parse_answer(const std::string& text, const std::string& action, const std:
              "an object or null", label);
   if (action == "schema") {
     if (!answer.contains("schema") || !answer["schema"].is_object())
-      throw Error(label + ": malformed answer: 'schema' (the JSON Schema of the step's with:) "
-                          "must be an object");
+      throw Error(label +
+                  ": malformed answer: 'schema' (the JSON Schema of the step's with:) "
+                  "must be an object");
     check_type(answer, "undo", answer.contains("undo") && is_str("undo"), "a string", label);
     bool names = answer.contains("secret_params") && answer["secret_params"].is_array();
     if (names)
@@ -126,8 +131,9 @@ json parse_answer(const std::string& text, const std::string& action, const std:
     check_type(answer, "secret_params", names, "a list of strings", label);
   }
   if (action == "checkpoint" && !answer.contains("checkpoint"))
-    throw Error(label + ": malformed answer: 'checkpoint' is missing (answer \"checkpoint\": null "
-                        "when there is nothing to keep)");
+    throw Error(label +
+                ": malformed answer: 'checkpoint' is missing (answer \"checkpoint\": null "
+                "when there is nothing to keep)");
   return answer;
 }
 
@@ -164,8 +170,9 @@ json call_plugin(const PluginCall& call) {
   if (r.timed_out)
     throw Interrupted(label + ": timed out (the step's timeout); its processes were killed");
   if (r.out.size() > kMaxAnswerBytes)
-    throw Error(label + ": its answer is larger than 8 MiB; keep big data in files and put "
-                        "their names in the answer");
+    throw Error(label +
+                ": its answer is larger than 8 MiB; keep big data in files and put "
+                "their names in the answer");
   std::string tail = util::redact(tail_lines(err_tail, kErrTailLines));
   if (!r.ok()) {
     // A failing plugin may still have explained itself on stdout.
@@ -173,8 +180,8 @@ json call_plugin(const PluginCall& call) {
     std::string msg = label + " failed (" + r.describe() + ")";
     std::string hint;
     if (answer.is_object() && answer.contains("error") && answer["error"].is_string()) {
-      msg = call.type + " " + call.action + ": " + util::redact(answer["error"].get<std::string>()) +
-            " (plugin " + r.describe() + ")";
+      msg = call.type + " " + call.action + ": " +
+            util::redact(answer["error"].get<std::string>()) + " (plugin " + r.describe() + ")";
       if (answer.contains("hint") && answer["hint"].is_string())
         hint = util::redact(answer["hint"].get<std::string>());
     } else if (!tail.empty()) {

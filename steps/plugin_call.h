@@ -21,7 +21,7 @@ struct PluginCall {
   std::string type;    // the step type it serves ("kv.set")
   std::string action;  // schema | plan | checkpoint | apply | undo
   nlohmann::json request;
-  std::string cwd;     // the plan's folder
+  std::string cwd;  // the plan's folder
   util::Deadline deadline;
   /// Receives each stderr line, already redacted and prefixed; may be empty.
   std::function<void(const std::string&)> log;

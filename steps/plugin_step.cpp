@@ -16,7 +16,8 @@ class PluginStep final : public Step {
   PluginStep(const StepConfig& c, std::string path)
       : id_(c.id), type_(c.type), params_(c.params), path_(std::move(path)) {
     if (!c.on.empty() && c.on != "local")
-      throw Error("plugin step type '" + type_ + "' runs only on this machine: it does not accept 'on'");
+      throw Error("plugin step type '" + type_ +
+                  "' runs only on this machine: it does not accept 'on'");
   }
 
   Preview plan(Context& ctx) override {
@@ -90,7 +91,8 @@ class PluginStep final : public Step {
     c.log = ctx.log;
     json a = call_plugin(c);
     if (ctx.log && a.contains("summary") && !a["summary"].get<std::string>().empty())
-      ctx.log("plugin " + type_ + " " + action + ": " + util::redact(a["summary"].get<std::string>()));
+      ctx.log("plugin " + type_ + " " + action + ": " +
+              util::redact(a["summary"].get<std::string>()));
     return a;
   }
 

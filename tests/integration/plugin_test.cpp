@@ -32,8 +32,9 @@ enum class Tee { no, request_to_stderr };
 // stderr too (which cutover logs, masked). /usr/bin/python3 when there is one: version-manager
 // shims in PATH cost a second per call.
 void install_kv(const TempDir& t, Tee tee = Tee::no) {
-  std::string run = tee == Tee::request_to_stderr ? "tee /dev/stderr | \"$py\" '" + kExample + "' \"$@\""
-                                                   : "exec \"$py\" '" + kExample + "' \"$@\"";
+  std::string run = tee == Tee::request_to_stderr
+                        ? "tee /dev/stderr | \"$py\" '" + kExample + "' \"$@\""
+                        : "exec \"$py\" '" + kExample + "' \"$@\"";
   write_file(t / "plugins/cutover-step-kv.set",
              "#!/bin/sh\necho \"$1\" >> '" + t.path() + "/marks'\nenv > '" + t.path() +
                  "/plugin-env'\npy=/usr/bin/python3\n[ -x \"$py\" ] || py=python3\n" + run + "\n",
@@ -44,13 +45,16 @@ void install_kv(const TempDir& t, Tee tee = Tee::no) {
 // run `cases` (a `case "$1"` body); every call appends its action to t/marks.
 void install_sh(const TempDir& t, const std::string& type, const std::string& cases) {
   write_file(t / ("plugins/cutover-step-" + type),
-             "#!/bin/sh\necho \"$1\" >> '" + t.path() + "/marks'\ncase \"$1\" in\n"
-             "  schema) echo '{\"ok\": true, \"schema\": {\"type\": \"object\"}}' ;;\n" +
+             "#!/bin/sh\necho \"$1\" >> '" + t.path() +
+                 "/marks'\ncase \"$1\" in\n"
+                 "  schema) echo '{\"ok\": true, \"schema\": {\"type\": \"object\"}}' ;;\n" +
                  cases + "\nesac\n",
              0755);
 }
 
-std::string marks(const TempDir& t) { return file_exists(t / "marks") ? read_file(t / "marks") : ""; }
+std::string marks(const TempDir& t) {
+  return file_exists(t / "marks") ? read_file(t / "marks") : "";
+}
 
 std::string log_of(const std::string& state) {
   return read_file(state + "/runs/" + latest_run(state) + "/log.txt");
@@ -99,7 +103,8 @@ steps:
   CHECK(cp["fingerprint"].begin().value().get<std::string>().rfind("sha256:", 0) == 0);
   CHECK(record(records, "step.done", "repoint")["outputs"] ==
         json{{"changed", {"DB_HOST", "WORKERS"}}, {"created", false}});
-  CHECK(log_of(state).find("plugin kv.set apply stderr: kv.set: set 2 key(s) in app/app.env: 2 changed") !=
+  CHECK(log_of(state).find(
+            "plugin kv.set apply stderr: kv.set: set 2 key(s) in app/app.env: 2 changed") !=
         std::string::npos);
 }
 
@@ -107,7 +112,8 @@ TEST_CASE("a later failing step rolls the plugin's changes back byte for byte, v
           "[plugin]") {
   TempDir t;
   install_kv(t);
-  const std::string env_before = "# no final newline\nexport DB_HOST = old-db\nDB_HOST=dup\r\nPORT=5432";
+  const std::string env_before =
+      "# no final newline\nexport DB_HOST = old-db\nDB_HOST=dup\r\nPORT=5432";
   write_file(t / "app/app.env", env_before, 0600);
   write_file(t / "plan.yaml", R"(version: 1
 name: kv
@@ -129,7 +135,8 @@ steps:
   CHECK(read_file(t / "app/app.env") == env_before);
   CHECK(file_mode(t / "app/app.env") == 0600);
   CHECK_FALSE(file_exists(t / "app/migrated.env"));
-  CHECK(marks(t) == "schema\ncheckpoint\napply\ncheckpoint\napply\nundo\ncheckpoint\nundo\ncheckpoint\n");
+  CHECK(marks(t) ==
+        "schema\ncheckpoint\napply\ncheckpoint\napply\nundo\ncheckpoint\nundo\ncheckpoint\n");
   auto records = journal_records(state, latest_run(state));
   CHECK(record(records, "step.undone", "marker")["verified"] == true);
   CHECK(record(records, "step.undone", "repoint")["verified"] == true);
@@ -152,11 +159,14 @@ steps:
 )");
   CliResult r = run_cutover({"validate", "plan.yaml", "--state", t / "state"}, at(t.path()));
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("plan.yaml:7:7: steps[0].with: missing required field 'path'\n") != std::string::npos);
-  CHECK(r.err.find("plan.yaml:7:7: steps[0].with.pth: unknown field 'pth' (did you mean 'path'?)\n") !=
+  CHECK(r.err.find("plan.yaml:7:7: steps[0].with: missing required field 'path'\n") !=
         std::string::npos);
-  CHECK(r.err.find("plan.yaml:8:23: steps[0].with.set.DB_HOST: expected a string or a number or true "
-                   "or false, got a list\n") != std::string::npos);
+  CHECK(r.err.find(
+            "plan.yaml:7:7: steps[0].with.pth: unknown field 'pth' (did you mean 'path'?)\n") !=
+        std::string::npos);
+  CHECK(
+      r.err.find("plan.yaml:8:23: steps[0].with.set.DB_HOST: expected a string or a number or true "
+                 "or false, got a list\n") != std::string::npos);
   CHECK(r.err.find("plan.yaml:8:31: steps[0].with.set.9lives: '9lives' is not an allowed name here "
                    "(it must match ^[A-Za-z_][A-Za-z0-9_.-]*$)\n") != std::string::npos);
   CHECK(r.err.find("plan.yaml:9:15: steps[0].with.create: expected true or false, got \"yes\"\n") !=
@@ -173,14 +183,16 @@ TEST_CASE("a plugin that prints garbage fails with its name and what it printed"
   checkpoint) echo '{"ok": true, "checkpoint": {"release": "r1"}}' ;;
   apply) echo 'deployed release r2 (3 files)' ;;
   undo) echo '{"ok": true}' ;;)");
-  write_file(t / "plan.yaml", "version: 1\nname: garbage\nsteps:\n  - { id: deploy, type: acme.deploy }\n");
+  write_file(t / "plan.yaml",
+             "version: 1\nname: garbage\nsteps:\n  - { id: deploy, type: acme.deploy }\n");
   std::string state = t / "state";
   CliResult r = run_cutover({"apply", "plan.yaml", "--state", state}, at(t.path()));
   INFO(r.all());
   CHECK(r.exit_code == 3);
   std::string plugin = t / "plugins/cutover-step-acme.deploy";
-  CHECK(r.all().find("plugin acme.deploy (" + plugin +
-                     ") apply: its answer on stdout is not JSON: \"deployed release r2 (3 files)\"") !=
+  CHECK(r.all().find(
+            "plugin acme.deploy (" + plugin +
+            ") apply: its answer on stdout is not JSON: \"deployed release r2 (3 files)\"") !=
         std::string::npos);
   // The failed step's apply may have been partial: its undo ran, with the checkpoint.
   CHECK(marks(t) == "schema\ncheckpoint\napply\nundo\n");
@@ -189,16 +201,19 @@ TEST_CASE("a plugin that prints garbage fails with its name and what it printed"
   write_file(plugin, "#!/bin/sh\necho 'usage: acme-deploy [--force]'\n", 0755);
   CliResult v = run_cutover({"validate", "plan.yaml"}, at(t.path()));
   CHECK(v.exit_code == 1);
-  CHECK(v.err.find("plan.yaml:4:25: steps[0].type: plugin acme.deploy (" + plugin +
-                   ") schema: its answer on stdout is not JSON: \"usage: acme-deploy [--force]\"") !=
-        std::string::npos);
+  CHECK(
+      v.err.find("plan.yaml:4:25: steps[0].type: plugin acme.deploy (" + plugin +
+                 ") schema: its answer on stdout is not JSON: \"usage: acme-deploy [--force]\"") !=
+      std::string::npos);
 }
 
 TEST_CASE("a plugin that outlives its step timeout is killed with what it started", "[plugin]") {
   TempDir t;
-  install_sh(t, "slow.sync", R"(
+  install_sh(t, "slow.sync",
+             R"(
   checkpoint) echo '{"ok": true, "checkpoint": null}' ;;
-  apply) sleep 300 & echo $! > ')" + t.path() + R"(/child.pid'; wait ;;
+  apply) sleep 300 & echo $! > ')" +
+                 t.path() + R"(/child.pid'; wait ;;
   undo) echo '{"ok": true}' ;;)");
   write_file(t / "plan.yaml",
              "version: 1\nname: slow\nsteps:\n  - { id: sync, type: slow.sync, timeout: 1s }\n");
@@ -237,9 +252,9 @@ steps:
   INFO(plan.all());
   CHECK(plan.exit_code == 0);
   CHECK(plan.all().find("+API_TOKEN=***") != std::string::npos);
-  CliResult r = run_cutover({"apply", "plan.yaml", "--state", state, "--report", t / "report.json",
-                             "--output", "json"},
-                            opts);
+  CliResult r = run_cutover(
+      {"apply", "plan.yaml", "--state", state, "--report", t / "report.json", "--output", "json"},
+      opts);
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   // The secret reached the file, as the plan says...
@@ -273,7 +288,8 @@ steps:
                             at(t.path()));
   INFO(r.all());
   CHECK(r.exit_code == 2);
-  CHECK(r.out.find("~ repoint (kv.set): edit app.env: 1 key(s) changed, 0 added") != std::string::npos);
+  CHECK(r.out.find("~ repoint (kv.set): edit app.env: 1 key(s) changed, 0 added") !=
+        std::string::npos);
   CHECK(r.out.find("-DB_HOST=old-db\n") != std::string::npos);
   CHECK(r.out.find("+DB_HOST=new-db\n") != std::string::npos);
   CHECK(marks(t) == "schema\nplan\n");
@@ -304,7 +320,8 @@ steps:
     with: { path: gate.txt }
 )");
   std::string state = t / "state";
-  CliResult failed = run_cutover({"apply", "plan.yaml", "--no-rollback", "--state", state}, at(t.path()));
+  CliResult failed =
+      run_cutover({"apply", "plan.yaml", "--no-rollback", "--state", state}, at(t.path()));
   INFO(failed.all());
   REQUIRE(failed.exit_code == 4);
   CHECK(read_file(t / "app.env") == "A=changed\nB=2\nC=added\n");

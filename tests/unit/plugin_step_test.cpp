@@ -2,6 +2,8 @@
 // protocol of each action, malformed answers, stderr in the log and secrets kept out of the
 // plugin's environment. The plugins are real executables (sh, and the python3 example in
 // plans/plugins/); the end-to-end suite is tests/integration/plugin_test.cpp.
+#include "steps/plugin_step.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -12,7 +14,6 @@
 #include "executor/load_internal.h"
 #include "executor/loader.h"
 #include "steps/plugin_call.h"
-#include "steps/plugin_step.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -220,8 +221,8 @@ TEST_CASE("a plugin whose schema call fails stops the load, naming the plugin",
 TEST_CASE("a plugin answering a schema that is not a JSON Schema stops the load",
           "[plugin][loader]") {
   TempDir dir("plugin-load");
-  std::string path = plugin(dir.path(), "acme.deploy",
-                            R"(schema) echo '{"ok": true, "schema": {"type": 5}}' ;;)");
+  std::string path =
+      plugin(dir.path(), "acme.deploy", R"(schema) echo '{"ok": true, "schema": {"type": 5}}' ;;)");
   std::string plan = dir / "plan.yaml";
   write_file(plan, "version: 1\nname: demo\nsteps:\n  - id: a\n    type: acme.deploy\n");
   Lines got = problems_in(plan);
@@ -231,15 +232,23 @@ TEST_CASE("a plugin answering a schema that is not a JSON Schema stops the load"
                      0) == 0);
 }
 
-TEST_CASE("a plugin step sends params, run facts and its own checkpoint back",
-          "[plugin]") {
+TEST_CASE("a plugin step sends params, run facts and its own checkpoint back", "[plugin]") {
   StepHarness h;
   std::string dir = h.dir().path();
-  std::string path = plugin(dir, "acme.deploy", R"(
-  plan) cat > ")" + dir + R"(/req.plan"; echo '{"ok": true, "changes": false, "summary": "nothing to do", "detail": "same"}' ;;
-  checkpoint) cat > ")" + dir + R"(/req.checkpoint"; echo '{"ok": true, "checkpoint": {"prior": "v1", "n": [1, 2]}, "fingerprint": {"/srv/x": "sha256:ab"}}' ;;
-  apply) cat > ")" + dir + R"(/req.apply"; echo '{"ok": true, "outputs": {"version": "v2"}, "summary": "deployed v2"}' ;;
-  undo) cat > ")" + dir + R"(/req.undo"; echo '{"ok": true}' ;;)");
+  std::string path = plugin(
+      dir, "acme.deploy",
+      R"(
+  plan) cat > ")" +
+          dir +
+          R"(/req.plan"; echo '{"ok": true, "changes": false, "summary": "nothing to do", "detail": "same"}' ;;
+  checkpoint) cat > ")" +
+          dir +
+          R"(/req.checkpoint"; echo '{"ok": true, "checkpoint": {"prior": "v1", "n": [1, 2]}, "fingerprint": {"/srv/x": "sha256:ab"}}' ;;
+  apply) cat > ")" +
+          dir +
+          R"(/req.apply"; echo '{"ok": true, "outputs": {"version": "v2"}, "summary": "deployed v2"}' ;;
+  undo) cat > ")" +
+          dir + R"(/req.undo"; echo '{"ok": true}' ;;)");
   h.set_timeout(std::chrono::seconds(30));
   json params = {{"path", "/srv/app"}, {"count", 3}};
   auto step = steps::make_step({"deploy", "acme.deploy", "", params}, dir);
@@ -269,8 +278,8 @@ TEST_CASE("a plugin step sends params, run facts and its own checkpoint back",
   CHECK(apply_req["run"]["timeout_ms"].get<long long>() > 0);
   CHECK(apply_req["checkpoint"] == cp);
   CHECK(undo_req["checkpoint"] == cp);
-  CHECK(h.log() == Lines{"plugin acme.deploy plan: nothing to do",
-                         "plugin acme.deploy apply: deployed v2"});
+  CHECK(h.log() ==
+        Lines{"plugin acme.deploy plan: nothing to do", "plugin acme.deploy apply: deployed v2"});
   // Every request follows the documented schema.
   std::string req_schema = embedded_file("schemas/plugin-request.schema.json");
   for (const char* a : {"plan", "checkpoint", "apply", "undo"})
@@ -280,8 +289,12 @@ TEST_CASE("a plugin step sends params, run facts and its own checkpoint back",
 TEST_CASE("after an undo the plugin is asked for a fresh fingerprint", "[plugin]") {
   StepHarness h;
   std::string dir = h.dir().path();
-  plugin(dir, "acme.deploy", R"(
-  checkpoint) v=$(cat ')" + dir + R"(/fp'); echo "{\"ok\": true, \"checkpoint\": null, \"fingerprint\": {\"f\": \"$v\"}}" ;;)");
+  plugin(
+      dir, "acme.deploy",
+      R"(
+  checkpoint) v=$(cat ')" +
+          dir +
+          R"(/fp'); echo "{\"ok\": true, \"checkpoint\": null, \"fingerprint\": {\"f\": \"$v\"}}" ;;)");
   write_file(dir + "/fp", "before");
   auto step = steps::make_step({"s", "acme.deploy", "", json::object()}, dir);
   CHECK(step->checkpoint(h.ctx()).is_null());
@@ -297,7 +310,7 @@ TEST_CASE("malformed plugin answers fail the action with the plugin named and an
           "[plugin]") {
   struct Case {
     std::string action;
-    std::string out;  // what the plugin prints (one line, single-quoted for sh)
+    std::string out;      // what the plugin prints (one line, single-quoted for sh)
     std::string message;  // after "plugin acme.deploy (PATH) ACTION: " unless it starts with "="
   };
   const std::vector<Case> cases = {
@@ -317,8 +330,8 @@ TEST_CASE("malformed plugin answers fail the action with the plugin named and an
   };
   for (const auto& c : cases) {
     StepHarness h;
-    std::string path = plugin(h.dir().path(), "acme.deploy",
-                              "  " + c.action + ") echo '" + c.out + "' ;;");
+    std::string path =
+        plugin(h.dir().path(), "acme.deploy", "  " + c.action + ") echo '" + c.out + "' ;;");
     auto step = steps::make_step({"s", "acme.deploy", "", json::object()}, h.dir().path());
     std::string want = c.message[0] == '='
                            ? c.message.substr(1)
@@ -370,8 +383,8 @@ TEST_CASE("plugins get secrets only through params, and their stderr is masked",
   ::setenv("ACME_HARMLESS", "visible", 1);
   plugin(h.dir().path(), "acme.deploy", R"(
   apply) echo "env: [$ACME_DB_PASSWORD] [$ACME_HARMLESS]" >&2; cat >&2; echo '{"ok": true}' ;;)");
-  auto step = steps::make_step({"s", "acme.deploy", "", json{{"password", secret}}},
-                               h.dir().path());
+  auto step =
+      steps::make_step({"s", "acme.deploy", "", json{{"password", secret}}}, h.dir().path());
   step->apply(h.ctx(), nullptr);
   ::unsetenv("ACME_DB_PASSWORD");
   ::unsetenv("ACME_HARMLESS");
@@ -383,12 +396,13 @@ TEST_CASE("plugins get secrets only through params, and their stderr is masked",
   for (const auto& line : h.log()) CHECK(line.find(secret) == std::string::npos);
 }
 
-TEST_CASE("a plugin is killed with its process group when the step's deadline passes",
-          "[plugin]") {
+TEST_CASE("a plugin is killed with its process group when the step's deadline passes", "[plugin]") {
   StepHarness h;
   std::string dir = h.dir().path();
-  plugin(dir, "acme.deploy", R"(
-  apply) sleep 60 & echo $! > ")" + dir + R"(/child.pid"; wait ;;)");
+  plugin(dir, "acme.deploy",
+         R"(
+  apply) sleep 60 & echo $! > ")" +
+             dir + R"(/child.pid"; wait ;;)");
   auto step = steps::make_step({"s", "acme.deploy", "", json::object()}, dir);
   h.set_timeout(std::chrono::milliseconds(500));
   auto t0 = std::chrono::steady_clock::now();
@@ -417,10 +431,18 @@ TEST_CASE("the example kv.set plugin speaks the documented protocol and undoes e
     c.action = action;
     c.cwd = h.dir().path();
     c.deadline = util::Deadline::after(std::chrono::seconds(60));
-    c.request = {{"protocol", 1}, {"action", action}, {"type", "kv.set"}, {"step", "s"},
-                 {"params", params}, {"checkpoint", checkpoint},
-                 {"run", {{"id", "r"}, {"dir", h.dir().path()}, {"plan_name", "p"},
-                          {"plan_dir", h.dir().path()}, {"dry_run", action == "plan"}}}};
+    c.request = {{"protocol", 1},
+                 {"action", action},
+                 {"type", "kv.set"},
+                 {"step", "s"},
+                 {"params", params},
+                 {"checkpoint", checkpoint},
+                 {"run",
+                  {{"id", "r"},
+                   {"dir", h.dir().path()},
+                   {"plan_name", "p"},
+                   {"plan_dir", h.dir().path()},
+                   {"dry_run", action == "plan"}}}};
     json answer = steps::call_plugin(c);
     CHECK(schema_errors(answer, response_schema(action)).empty());
     return answer;
@@ -455,8 +477,7 @@ TEST_CASE("the protocol schemas are embedded and reject a malformed answer", "[p
             .empty());
   CHECK(schema_errors(json{{"protocol", 1}, {"action", "apply"}, {"type", "x"}},
                       embedded_file("schemas/plugin-request.schema.json")) ==
-        std::vector<std::string>{": missing required field 'checkpoint'",
-                                 ": missing required field 'params'",
-                                 ": missing required field 'run'",
-                                 ": missing required field 'step'"});
+        std::vector<std::string>{
+            ": missing required field 'checkpoint'", ": missing required field 'params'",
+            ": missing required field 'run'", ": missing required field 'step'"});
 }
