@@ -1,5 +1,5 @@
 // files.snapshot and files.restore (SPEC §5): folder trees into and out of the artifact
-// store, through GNU tar on the step's host (steps/tree_io.h). docs/steps/snapshots.md is the
+// store, through GNU tar on the step's host (steps/tree_io.h). docs/steps/files.md is the
 // user's page.
 //
 // files.snapshot only adds an artifact: its checkpoint is empty and its undo does nothing.

@@ -228,7 +228,9 @@ RestoreChanges restore_changes(const TarIndex& snapshot, const std::map<std::str
       continue;
     }
     auto it = want.find(p);
-    bool go = it == want.end() ? clean : it->second != type;
+    // Sockets are never in a snapshot (tar skips them) and belong to running services: a
+    // clean restore leaves them alone.
+    bool go = it == want.end() ? clean && type != 's' : it->second != type;
     if (!go) continue;
     c.remove.push_back(p);
     ++c.removed_total;
@@ -293,7 +295,7 @@ nlohmann::json tree_fingerprint(hosts::Host& host, const std::string& dir) {
   hosts::ExecRequest req;
   req.shell = "if [ ! -e " + q + " ] && [ ! -L " + q + " ]; then echo absent; exit 0; fi\n" +
               "cd -- " + q + " || exit 3\n" +
-              "n=$(find . -printf x | wc -c)\n"
+              "n=$(find . ! -type s -printf x | wc -c)\n"
               "h=$( { tar --create --file=- --format=gnu --sort=name --numeric-owner --mtime=@0 . "
               "|| echo cutover-tar-failed >&2; } | { " +
               kHash + "; } )\n" + "echo \"$n $h\"";

@@ -67,7 +67,8 @@ TarIndex index_artifact(Context& ctx, const std::string& id);
 /// Empty when `dir` does not exist.
 std::map<std::string, char> list_tree(hosts::Host& host, const std::string& dir);
 
-/// What a restore of `snapshot` into a folder holding `now` does.
+/// What a restore of `snapshot` into a folder holding `now` does (sockets, which no snapshot
+/// holds, are never removed).
 struct RestoreChanges {
   std::vector<std::string> remove;  // relative paths removed first (top-most only): with
                                     // clean, those not in the snapshot; always, those whose
