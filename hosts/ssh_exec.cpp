@@ -133,13 +133,21 @@ ExecResult exec_on(SshHost::Impl& host, const ExecRequest& req) {
     }
     const std::string& in = streamed ? block : req.stdin_data;
     if (!eof_sent && in_off < in.size()) {
-      long long n = libssh2_channel_write(ch, in.data() + in_off, in.size() - in_off);
-      if (n > 0) in_off += static_cast<size_t>(n), progressed = true;
-      // The command stopped reading (it exited, or closed stdin): its status tells why.
-      else if (n == LIBSSH2_ERROR_CHANNEL_CLOSED || n == LIBSSH2_ERROR_CHANNEL_EOF_SENT)
-        eof_sent = true;
-      else if (n != LIBSSH2_ERROR_EAGAIN && s.note_failure(n)) lost(s, n, "connection lost");
-      else if (n != LIBSSH2_ERROR_EAGAIN) eof_sent = true;
+      // libssh2 sends one packet (<= 32 KiB) per call: write until it would block, so
+      // that the window stays full between the reads below.
+      while (in_off < in.size()) {
+        long long n = libssh2_channel_write(ch, in.data() + in_off, in.size() - in_off);
+        if (n > 0) {
+          in_off += static_cast<size_t>(n), progressed = true;
+          continue;
+        }
+        // The command stopped reading (it exited, or closed stdin): its status tells why.
+        if (n == LIBSSH2_ERROR_CHANNEL_CLOSED || n == LIBSSH2_ERROR_CHANNEL_EOF_SENT)
+          eof_sent = true;
+        else if (n != LIBSSH2_ERROR_EAGAIN && s.note_failure(n)) lost(s, n, "connection lost");
+        else if (n != LIBSSH2_ERROR_EAGAIN) eof_sent = true;
+        break;
+      }
     } else if (!eof_sent) {
       long long n = libssh2_channel_send_eof(ch);
       if (n != LIBSSH2_ERROR_EAGAIN) eof_sent = true, progressed = true;

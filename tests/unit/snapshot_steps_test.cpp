@@ -354,3 +354,24 @@ TEST_CASE("tar index: GNU long names, pax paths and the end of the archive",
     CHECK(index.file_bytes() == 3);
   }
 }
+
+TEST_CASE("files.snapshot and files.restore are registered, remote-capable and documented",
+          "[snapshot-steps][steps-builtin]") {
+  std::ifstream in(std::string(CUTOVER_SOURCE_DIR) + "/docs/steps/files.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* name : {"files.snapshot", "files.restore"}) {
+    const auto* type = cutover::steps::find_step_type(name);
+    REQUIRE(type);
+    CHECK(type->remote);
+    CHECK_FALSE(type->summary.empty());
+    CHECK_FALSE(type->undo.empty());
+    json schema = json::parse(type->params_schema);
+    for (const auto& [key, prop] : schema["properties"].items()) {
+      INFO(name << " with." << key);
+      CHECK_FALSE(prop.value("description", "").empty());
+      CHECK(doc.find("| `" + key + "` |") != std::string::npos);
+    }
+    CHECK(doc.find(std::string("### `") + name + "`") != std::string::npos);
+  }
+  CHECK(cutover::steps::find_step_type("files.restore")->undo_discards_data);
+}
