@@ -105,6 +105,12 @@ nlohmann::json work_tree_git(const std::string& plan, bool require_clean) {
 LoadedPlan load_for_command(const Options& o) {
   LoadedPlan lp;
   if (looks_saved(o.plan)) {
+    // A saved plan runs exactly as reviewed: options that would change it are refused rather
+    // than silently ignored.
+    if (!o.profile.empty() || !o.vars.empty() || !o.vars_files.empty() || !o.rev.empty())
+      throw Fatal(ExitCode::usage, o.plan + " is a saved plan: it runs with the profile, vars and revision it was "
+                                            "saved with; drop --profile/--var/--vars-file/--rev, or run "
+                                            "`cutover plan` with them and --out again");
     json saved = json::parse(util::read_file(o.plan));
     const json& load = saved["load"];
     // Re-read the plan and its inputs as they are now: a saved plan runs only if nothing

@@ -480,12 +480,11 @@ class Checker {
     }
   }
 
+  // Without exceptions: most optional keys are absent, and a throw per key per step was a
+  // measurable part of loading a long plan.
   const json* find(const std::string& pointer) const {
-    try {
-      return &doc_.at(json::json_pointer(pointer));
-    } catch (const std::exception&) {
-      return nullptr;
-    }
+    json::json_pointer p(pointer);
+    return doc_.contains(p) ? &doc_[p] : nullptr;
   }
 
   const json& doc_;

@@ -88,6 +88,17 @@ steps:
   CHECK_FALSE(file_exists(t / "out.txt"));
 
   write_file(t / "greeting.tmpl", "hello ${vars.who}\n");
+  // So does an edit of the plan itself, and a --var that was not given at review.
+  const std::string reviewed = read_file(t / "plan.yaml");
+  write_file(t / "plan.yaml", reviewed.substr(0, reviewed.find("who: world")) + "who: moon" +
+                                  reviewed.substr(reviewed.find("who: world") + 10));
+  CHECK(run_cutover({"apply", t / "saved.json", "--state", t / "state"}).exit_code == 1);
+  write_file(t / "plan.yaml", reviewed);
+  CliResult other_var = run_cutover({"apply", t / "saved.json", "--state", t / "state", "--var", "who=moon"});
+  CHECK(other_var.exit_code == 1);
+  CHECK_THAT(other_var.err, Catch::Contains("is a saved plan"));
+  CHECK_FALSE(file_exists(t / "out.txt"));
+
   CliResult ok = run_cutover({"apply", t / "saved.json", "--state", t / "state"});
   INFO(ok.all());
   CHECK(ok.exit_code == 0);
