@@ -55,9 +55,13 @@ struct ExecRequest {
   /// as an archive into `tar -x`); stdin_data is then ignored. It must not throw: a reader
   /// that fails returns 0 and keeps its error for the caller to report after exec().
   std::function<size_t(char* buf, size_t cap)> stdin_reader;
-  /// Streamed output (also captured into the result, up to a limit). Must not throw.
+  /// Streamed output (also captured into the result, up to a limit, unless
+  /// capture_streamed_stdout is false). Must not throw.
   std::function<void(const char*, size_t)> on_stdout;
   std::function<void(const char*, size_t)> on_stderr;
+  /// False: bytes given to on_stdout are not also kept in ExecResult::out (an archive
+  /// streamed into the artifact store need not sit in memory twice).
+  bool capture_streamed_stdout = true;
 };
 
 struct ExecResult {

@@ -150,7 +150,8 @@ class LocalHost final : public Host {
     if (req.on_stdout) {
       spec.on_stdout = [&](const char* d, size_t n) {
         req.on_stdout(d, n);
-        if (captured_out.size() < (16u << 20)) captured_out.append(d, n);
+        if (req.capture_streamed_stdout && captured_out.size() < (16u << 20))
+          captured_out.append(d, n);
       };
     }
     spec.on_stderr = req.on_stderr;

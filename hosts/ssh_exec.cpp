@@ -75,7 +75,7 @@ struct Stream {
   void deliver(const char* d, size_t n) const {
     if (n == 0) return;
     if (*callback) (*callback)(d, n);
-    if (capture->size() < kCaptureLimit)
+    if (capture && capture->size() < kCaptureLimit)
       capture->append(d, std::min(n, kCaptureLimit - capture->size()));
   }
 };
@@ -110,7 +110,7 @@ ExecResult exec_on(SshHost::Impl& host, const ExecRequest& req) {
   if (rc != 0) lost(s, rc, "cannot start a command");
 
   ExecResult r;
-  Stream out{&r.out, &req.on_stdout};
+  Stream out{req.on_stdout && !req.capture_streamed_stdout ? nullptr : &r.out, &req.on_stdout};
   Stream err{&r.err, &req.on_stderr};
   std::string pid, err_head;  // stderr is held back until the pid line is complete
   bool pid_done = false;

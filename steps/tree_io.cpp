@@ -146,6 +146,7 @@ ArchiveResult archive_to_store(Context& ctx, hosts::Host& host, const TreeSource
   hosts::ExecRequest req;
   req.argv = create_args(src, "-");
   req.deadline = ctx.deadline;
+  req.capture_streamed_stdout = false;
   req.on_stdout = [&](const char* d, size_t n) {
     if (failure) return;
     try {
@@ -201,6 +202,7 @@ std::map<std::string, char> list_tree(hosts::Host& host, const std::string& dir)
       partial.clear();
     }
   };
+  req.capture_streamed_stdout = false;
   check_exec(host.exec(req), "listing " + dir + on(host));
   return out;
 }
