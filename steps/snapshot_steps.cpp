@@ -204,7 +204,12 @@ class FilesRestore final : public Step {
   std::string resolve(Context& ctx) {
     std::string d = target_path(ctx, dest_);
     while (d.size() > 1 && d.back() == '/') d.pop_back();
-    return follow_symlinks(ctx.host, d);
+    d = follow_symlinks(ctx.host, d);
+    // A clean restore (and every undo) removes what the snapshot lacks: never at the root.
+    if (d == "/")
+      throw Error(std::string(kType) + ": refusing to restore into / on " + ctx.host.name(),
+                  "name the folder the snapshot belongs in, e.g. dest: /srv/app");
+    return d;
   }
 
   Error not_a_folder(Context& ctx, const std::string& dest, const hosts::FileInfo& fi) {

@@ -375,3 +375,34 @@ TEST_CASE("files.snapshot and files.restore are registered, remote-capable and d
   }
   CHECK(cutover::steps::find_step_type("files.restore")->undo_discards_data);
 }
+
+TEST_CASE("files.restore undo is exact after a partial apply, and / is never a dest",
+          "[snapshot-steps][steps-builtin]") {
+  t::StepHarness h;
+  const std::string src = h.path("src"), dest = h.path("dest");
+  make_source(src);
+  json snap = apply_step(h, "files.snapshot", {{"paths", src}});
+  mkdir_p(dest, 0755);
+  t::write_file(dest + "/old.txt", "old\n", 0644);
+  mkdir_p(dest + "/uploads", 0700);
+  t::write_file(dest + "/uploads/mine.png", "png", 0600);
+  const auto before = e2e::tree_state(dest);
+
+  auto restore =
+      h.make("files.restore", {{"artifact", snap["artifact"]}, {"dest", dest}, {"clean", true}});
+  json cp = restore->checkpoint(h.ctx());
+  json fp = restore->fingerprint(h.ctx());
+  // What a run killed halfway through tar -x leaves: some files removed, some written, a
+  // folder's mode not yet set.
+  cutover::util::remove_all(dest + "/old.txt");
+  t::write_file(dest + "/index.html", "<h1>v2</h1>\n", 0644);
+  mkdir_p(dest + "/uploads/2024", 0700);
+  t::write_file(dest + "/uploads/2024/photo.jpg", "half a jpe", 0600);
+  restore->undo(h.ctx(), cp);
+  INFO(e2e::tree_diff(before, e2e::tree_state(dest)));
+  CHECK(e2e::tree_state(dest) == before);
+  CHECK(restore->fingerprint(h.ctx()) == fp);
+
+  auto root_dest = h.make("files.restore", {{"artifact", snap["artifact"]}, {"dest", "/"}});
+  CHECK_THROWS_WITH(root_dest->checkpoint(h.ctx()), Catch::Contains("refusing to restore into /"));
+}
