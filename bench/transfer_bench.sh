@@ -39,6 +39,16 @@ EOF
 for _ in $(seq 50); do [ -s "$out/sshd.pid" ] && break; sleep 0.1; done
 echo "[127.0.0.1]:$port $(cat "$out/host_key.pub")" > "$out/known_hosts"
 user=$(id -un)
+# Both tools start a remote shell (scp's `scp -t`, cutover's sha256sum and rename), so a slow
+# ~/.bashrc (pyenv, conda...) would be timed as transfer. As root, log in as a throwaway user
+# whose shell is /bin/sh instead; the copies land in a folder it may write.
+dest_dir=$out
+if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
+  id cutover-bench >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh cutover-bench
+  usermod -p '*' cutover-bench  # no password, but not locked: sshd refuses locked accounts
+  user=cutover-bench
+  dest_dir=$out/dest; mkdir -p "$dest_dir"; chmod 1777 "$dest_dir"
+fi
 
 echo "transfer_bench: writing a ${size_mib} MiB source file"
 head -c "$((size_mib * 1048576))" /dev/urandom > "$out/src.bin"
@@ -59,7 +69,7 @@ hosts:
 steps:
   - id: copy
     type: transfer
-    with: { src: "$out/src.bin", dest: "bench:$out/dest-cutover.bin", verify: $2 }
+    with: { src: "$out/src.bin", dest: "bench:$dest_dir/dest-cutover.bin", verify: $2 }
 EOF
 }
 plan "$out/plan.yaml" true
@@ -67,14 +77,23 @@ plan "$out/plan-noverify.yaml" false
 
 now() { date +%s.%N; }
 scp_run() {
-  rm -f "$out/dest-scp.bin"
+  rm -f "$dest_dir/dest-scp.bin"
   local t0; t0=$(now)
   scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$out/dest-scp.bin"
+    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$dest_dir/dest-scp.bin"
+  echo "$(now) - $t0" | bc
+}
+scp_sync_run() {  # scp, then make the copy durable as cutover does (fsync before it counts)
+  rm -f "$dest_dir/dest-scp.bin"
+  local t0; t0=$(now)
+  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$dest_dir/dest-scp.bin"
+  ssh -q -p "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$out/known_hosts" "$user@127.0.0.1" "sync $dest_dir/dest-scp.bin"
   echo "$(now) - $t0" | bc
 }
 cutover_run() {  # cutover_run PLAN -> "seconds rss_kib"
-  rm -rf "$out"/dest-cutover.bin* "$out/state"
+  rm -rf "$dest_dir"/dest-cutover.bin* "$out/state"
   /usr/bin/time -v -o "$out/time.txt" "$bin" apply "$1" --state "$out/state" --auto-approve \
     > "$out/apply.log" 2>&1 || { echo "transfer_bench: cutover apply failed:" >&2; cat "$out/apply.log" >&2; exit 1; }
   local wall rss
@@ -85,23 +104,27 @@ cutover_run() {  # cutover_run PLAN -> "seconds rss_kib"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-scp_times=(); cut_times=(); nov_times=(); peak=0
+scp_times=(); sync_times=(); cut_times=(); nov_times=(); peak=0
 for r in $(seq "$rounds"); do
   s=$(scp_run); scp_times+=("$s")
+  y=$(scp_sync_run); sync_times+=("$y")
   read -r c rss < <(cutover_run "$out/plan.yaml"); cut_times+=("$c"); [ "$rss" -gt "$peak" ] && peak=$rss
   read -r n rss < <(cutover_run "$out/plan-noverify.yaml"); nov_times+=("$n"); [ "$rss" -gt "$peak" ] && peak=$rss
-  printf 'round %d: scp %.2fs, cutover %.2fs, cutover verify:false %.2fs\n' "$r" "$s" "$c" "$n"
+  printf 'round %d: scp %.2fs, scp+sync %.2fs, cutover %.2fs, cutover verify:false %.2fs\n' "$r" "$s" "$y" "$c" "$n"
 done
-cmp -s "$out/src.bin" "$out/dest-scp.bin" || { echo "transfer_bench: scp copy differs" >&2; exit 1; }
+cmp -s "$out/src.bin" "$dest_dir/dest-scp.bin" || { echo "transfer_bench: scp copy differs" >&2; exit 1; }
 
 scp_s=$(printf '%s\n' "${scp_times[@]}" | median)
+sync_s=$(printf '%s\n' "${sync_times[@]}" | median)
 cut_s=$(printf '%s\n' "${cut_times[@]}" | median)
 nov_s=$(printf '%s\n' "${nov_times[@]}" | median)
 mbps() { echo "scale=1; $bytes / 1000000 / $1" | bc; }
 echo "size:                 $bytes bytes, $rounds rounds (medians)"
 echo "scp:                  $(mbps "$scp_s") MB/s"
-echo "cutover transfer:     $(mbps "$cut_s") MB/s  (whole apply: connect, sha256 both ends)"
+echo "scp + remote sync:    $(mbps "$sync_s") MB/s  (durable on arrival, like cutover)"
+echo "cutover transfer:     $(mbps "$cut_s") MB/s  (whole apply: connect, fsync, rename, sha256 both ends)"
 echo "cutover verify:false: $(mbps "$nov_s") MB/s"
 echo "ratio vs scp:         $(echo "scale=2; $scp_s / $cut_s" | bc)x   (target >= 0.9x)"
 echo "ratio verify:false:   $(echo "scale=2; $scp_s / $nov_s" | bc)x"
+echo "ratio vs scp+sync:    $(echo "scale=2; $sync_s / $cut_s" | bc)x   (same durability)"
 echo "cutover peak RSS:     $((peak / 1024)) MiB  (target <= 64 MiB)"
