@@ -41,14 +41,15 @@ void check_exec(const hosts::ExecResult& r, const std::string& what) {
   }
 }
 
-// Progress at most every 200 ms (and always at the end).
+// Progress at most every 200 ms, and at once when the total becomes known (and at the end).
 class Throttle {
  public:
   Throttle(Progress& p, std::string what) : p_(p), what_(std::move(what)) {}
   void update(uint64_t done, uint64_t total, bool force = false) {
     auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_ < std::chrono::milliseconds(200)) return;
+    if (!force && total == total_ && now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
+    total_ = total;
     p_.update(done, std::max(total, done), what_);
   }
 
@@ -56,6 +57,7 @@ class Throttle {
   Progress& p_;
   std::string what_;
   std::chrono::steady_clock::time_point last_{};
+  uint64_t total_ = 0;
 };
 
 std::vector<std::string> create_args(const TreeSource& src, const std::string& file) {
@@ -137,16 +139,29 @@ uint64_t estimate_archive(hosts::Host& host, const TreeSource& src) {
 
 ArchiveResult archive_to_store(Context& ctx, hosts::Host& host, const TreeSource& src,
                                const std::string& kind, const std::string& what) {
-  uint64_t total = estimate_archive(host, src);
   auto writer = ctx.artifacts.writer(kind, checkpoints::Compression::zstd);
   TarIndex index(false);
   Throttle progress(ctx.progress, what);
-  uint64_t done = 0;
+  uint64_t done = 0, total = 0;
   std::exception_ptr failure;  // the sink must not throw into exec(): keep the first error
   hosts::ExecRequest req;
-  req.argv = create_args(src, "-");
+  // One command (each costs a login shell over SSH): first the size, which GNU tar counts
+  // against /dev/null without reading file contents and prints on stderr before the second
+  // tar writes its first byte, then the archive itself.
+  std::vector<std::string> count = create_args(src, "/dev/null");
+  count.insert(count.begin() + 1, "--totals");
+  req.shell = util::shell_join(count) + " 2>&1 >/dev/null | grep '^Total bytes written: ' >&2; exec " +
+              util::shell_join(create_args(src, "-"));
   req.deadline = ctx.deadline;
   req.capture_streamed_stdout = false;
+  std::string err_head;
+  req.on_stderr = [&](const char* d, size_t n) {
+    if (total || err_head.size() > 4096) return;
+    err_head.append(d, n);
+    size_t pos = err_head.find("Total bytes written: ");
+    if (pos != std::string::npos && err_head.find('\n', pos) != std::string::npos)
+      total = std::strtoull(err_head.c_str() + pos + 21, nullptr, 10);
+  };
   req.on_stdout = [&](const char* d, size_t n) {
     if (failure) return;
     try {
