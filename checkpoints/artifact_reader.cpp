@@ -19,10 +19,10 @@ struct ArtifactReader::State {
   std::string id, path, root;
   int fd = -1;
   ZSTD_DCtx* dctx = nullptr;
-  std::vector<char> in;      // stored bytes read but not yet decompressed: in[pos, len)
+  std::vector<char> in;  // stored bytes read but not yet decompressed: in[pos, len)
   size_t pos = 0, len = 0;
   bool file_eof = false;
-  bool frame_done = true;    // zstd: the last call ended a frame (nothing buffered inside)
+  bool frame_done = true;  // zstd: the last call ended a frame (nothing buffered inside)
   bool finished = false;
   util::Sha256 sha;
 

@@ -75,7 +75,8 @@ std::string where(const hosts::Host& host, const std::string& path) {
 // Lines "  PREFIX path" for at most kListLimit paths, then "… and N more".
 std::string list_paths(const std::vector<std::string>& paths, const std::string& prefix) {
   std::string out;
-  for (size_t i = 0; i < paths.size() && i < kListLimit; ++i) out += "  " + prefix + paths[i] + "\n";
+  for (size_t i = 0; i < paths.size() && i < kListLimit; ++i)
+    out += "  " + prefix + paths[i] + "\n";
   if (paths.size() > kListLimit)
     out += "  … and " + std::to_string(paths.size() - kListLimit) + " more\n";
   return out;
@@ -124,9 +125,8 @@ class FilesSnapshot final : public Step {
     ctx.log(std::string(kType) + ": " + label + ": " + plural(r.files, "file", "files") + ", " +
             util::format_bytes(r.file_bytes) + " in " + plural(r.entries, "entry", "entries") +
             "; stored " + r.artifact + " (" + util::format_bytes(r.stored_bytes) + ")");
-    return {{"artifact", r.artifact},   {"bytes", r.file_bytes},
-            {"files", r.files},         {"entries", r.entries},
-            {"stored_bytes", r.stored_bytes}, {"host", ctx.host.name()}};
+    return {{"artifact", r.artifact}, {"bytes", r.file_bytes},          {"files", r.files},
+            {"entries", r.entries},   {"stored_bytes", r.stored_bytes}, {"host", ctx.host.name()}};
   }
 
  private:
@@ -169,9 +169,11 @@ class FilesRestore final : public Step {
     if (fi.exists && !fi.is_dir) throw not_a_folder(ctx, dest, fi);
     if (!fi.exists) ctx.host.make_dirs(dest, 0755);
     if (util::interrupted()) throw Interrupted(std::string(kType) + ": interrupted");
-    RestoreResult r = restore_tree(ctx, ctx.host, artifact_, dest, clean_,
-                                   "restore " + where(ctx.host, dest));
-    return {{"files", r.files}, {"entries", r.entries}, {"bytes", r.file_bytes},
+    RestoreResult r =
+        restore_tree(ctx, ctx.host, artifact_, dest, clean_, "restore " + where(ctx.host, dest));
+    return {{"files", r.files},
+            {"entries", r.entries},
+            {"bytes", r.file_bytes},
             {"removed", r.removed}};
   }
 
@@ -257,7 +259,9 @@ Preview FilesRestore::plan(Context& ctx) {
               " overwritten, " + std::to_string(c.removed_total) + " removed";
   if (!fi.exists) p.summary += " (" + there + ")";
   p.detail = list_paths(c.remove, "- ") + list_paths(c.create, "+ ");
-  if (c.replace) p.detail += "  ~ " + std::to_string(c.replace) + " existing entries rewritten from the snapshot\n";
+  if (c.replace)
+    p.detail +=
+        "  ~ " + std::to_string(c.replace) + " existing entries rewritten from the snapshot\n";
   p.outputs = {{"files", index.file_count()}};
   return p;
 }
@@ -298,9 +302,10 @@ std::vector<StepType> snapshot_step_types() {
   s.name = "files.snapshot";
   s.summary = "Archive folders or files (modes, owners, mtimes, symlinks) into the artifact store";
   s.undo = "nothing to undo: it only adds an artifact to the store";
-  s.outputs = "artifact: sha256 id of the snapshot; bytes: content bytes of its files; files: "
-              "regular files; entries: every member (folders and links too); stored_bytes: "
-              "size in the store (zstd)";
+  s.outputs =
+      "artifact: sha256 id of the snapshot; bytes: content bytes of its files; files: "
+      "regular files; entries: every member (folders and links too); stored_bytes: "
+      "size in the store (zstd)";
   s.params_schema = kSnapshotSchema;
   s.remote = true;
   s.resume = Resume::yes;
@@ -312,10 +317,12 @@ std::vector<StepType> snapshot_step_types() {
   StepType r;
   r.name = "files.restore";
   r.summary = "Restore a files.snapshot artifact into a folder (with clean: exactly)";
-  r.undo = "snapshots dest first (or records its absence); undo restores dest exactly from it, "
-           "removing what the restore added, or removes the folder it created";
-  r.outputs = "files: regular files restored; entries: every member restored; bytes: their "
-              "content bytes; removed: entries removed from dest";
+  r.undo =
+      "snapshots dest first (or records its absence); undo restores dest exactly from it, "
+      "removing what the restore added, or removes the folder it created";
+  r.outputs =
+      "files: regular files restored; entries: every member restored; bytes: their "
+      "content bytes; removed: entries removed from dest";
   r.params_schema = kRestoreSchema;
   r.remote = true;
   r.resume = Resume::yes;

@@ -33,7 +33,7 @@ std::string field(const char* f, size_t len) { return std::string(f, strnlen(f, 
 std::string normalise(std::string p) {
   while (p.rfind("./", 0) == 0) p.erase(0, 2);
   while (p.size() > 1 && p.back() == '/') p.pop_back();
-  if (p == "." || p == "./" ) p.clear();
+  if (p == "." || p == "./") p.clear();
   return p;
 }
 
@@ -64,11 +64,16 @@ void pax_records(const std::string& data, Pax& pax) {
     if (eq != std::string::npos) {
       std::string key = rec.substr(0, eq), value = rec.substr(eq + 1);
       uint64_t n = std::strtoull(value.c_str(), nullptr, 10);
-      if (key == "path") pax.path = value;
-      else if (key == "linkpath") pax.link = value;
-      else if (key == "size") pax.has_size = true, pax.size = n;
-      else if (key == "uid") pax.has_uid = true, pax.uid = n;
-      else if (key == "gid") pax.has_gid = true, pax.gid = n;
+      if (key == "path")
+        pax.path = value;
+      else if (key == "linkpath")
+        pax.link = value;
+      else if (key == "size")
+        pax.has_size = true, pax.size = n;
+      else if (key == "uid")
+        pax.has_uid = true, pax.uid = n;
+      else if (key == "gid")
+        pax.has_gid = true, pax.gid = n;
     }
     pos += len;
   }
@@ -103,9 +108,12 @@ void TarIndex::feed(const char* data, size_t len) {
 }
 
 void TarIndex::member_done() {
-  if (collecting_ == 'L') long_name_ = extra_.c_str();
-  else if (collecting_ == 'K') long_link_ = extra_.c_str();
-  else if (collecting_ == 'x') pax_records(extra_, pax_);
+  if (collecting_ == 'L')
+    long_name_ = extra_.c_str();
+  else if (collecting_ == 'K')
+    long_link_ = extra_.c_str();
+  else if (collecting_ == 'x')
+    pax_records(extra_, pax_);
   collecting_ = 0;
   extra_.clear();
 }
@@ -151,13 +159,40 @@ void TarIndex::header(const char* h) {
   pax_ = Pax{};
   uint64_t data = size;
   switch (flag) {
-    case '0': case '\0': case '7': case 'S': e.type = 'f'; e.size = size; break;
-    case '1': e.type = 'f'; e.hardlink = true; e.link = normalise(link); data = 0; break;
-    case '2': e.type = 'l'; e.link = link; data = 0; break;
-    case '3': e.type = 'c'; data = 0; break;
-    case '4': e.type = 'b'; data = 0; break;
-    case '5': e.type = 'd'; data = 0; break;
-    case '6': e.type = 'p'; data = 0; break;
+    case '0':
+    case '\0':
+    case '7':
+    case 'S':
+      e.type = 'f';
+      e.size = size;
+      break;
+    case '1':
+      e.type = 'f';
+      e.hardlink = true;
+      e.link = normalise(link);
+      data = 0;
+      break;
+    case '2':
+      e.type = 'l';
+      e.link = link;
+      data = 0;
+      break;
+    case '3':
+      e.type = 'c';
+      data = 0;
+      break;
+    case '4':
+      e.type = 'b';
+      data = 0;
+      break;
+    case '5':
+      e.type = 'd';
+      data = 0;
+      break;
+    case '6':
+      e.type = 'p';
+      data = 0;
+      break;
     default:
       throw Error(std::string("snapshot: unsupported tar member type '") + flag + "' for " +
                   e.path);

@@ -23,8 +23,8 @@ namespace cutover::steps {
 
 /// One member of a tar stream.
 struct TarEntry {
-  std::string path;   // normalised (see the header comment); "" = the root folder
-  char type = 'f';    // as find -printf %y: f regular (and hard link), d, l, c, b, p
+  std::string path;  // normalised (see the header comment); "" = the root folder
+  char type = 'f';   // as find -printf %y: f regular (and hard link), d, l, c, b, p
   bool hardlink = false;
   std::string link;   // symlink target, or hard link target (normalised)
   uint64_t size = 0;  // content bytes of a regular file
@@ -57,9 +57,9 @@ class TarIndex {
   std::vector<TarEntry> entries_;
   uint64_t count_ = 0, files_ = 0, bytes_ = 0;
 
-  std::string block_;         // a header being assembled (up to 512 bytes)
-  uint64_t skip_ = 0;         // data + padding still to pass over
-  char collecting_ = 0;       // 'L', 'K', 'x' while their data is gathered into `extra_`
+  std::string block_;    // a header being assembled (up to 512 bytes)
+  uint64_t skip_ = 0;    // data + padding still to pass over
+  char collecting_ = 0;  // 'L', 'K', 'x' while their data is gathered into `extra_`
   uint64_t collect_left_ = 0;
   std::string extra_;
   std::string long_name_, long_link_;  // from 'L'/'K' members, for the next member

@@ -61,8 +61,8 @@ class Throttle {
 };
 
 std::vector<std::string> create_args(const TreeSource& src, const std::string& file) {
-  std::vector<std::string> a = {"tar",           "--create",       "--file=" + file,
-                                "--format=gnu",  "--sort=name",    "--numeric-owner"};
+  std::vector<std::string> a = {"tar",          "--create",    "--file=" + file,
+                                "--format=gnu", "--sort=name", "--numeric-owner"};
   // Positional in GNU tar: the patterns must come before the names they apply to.
   for (const auto& x : src.exclude) a.push_back("--exclude=" + x);
   if (src.single_folder) {
@@ -77,8 +77,7 @@ std::vector<std::string> create_args(const TreeSource& src, const std::string& f
 
 void require_tree_tools(hosts::Host& host, const std::string& type) {
   hosts::ExecRequest req;
-  req.shell =
-      "tar --version 2>/dev/null | head -n 1; echo; find --version 2>/dev/null | head -n 1";
+  req.shell = "tar --version 2>/dev/null | head -n 1; echo; find --version 2>/dev/null | head -n 1";
   req.deadline = util::Deadline::after(std::chrono::seconds(30));
   hosts::ExecResult r = host.exec(req);
   if (r.interrupted) throw Interrupted(type + ": interrupted");
@@ -89,8 +88,8 @@ void require_tree_tools(hosts::Host& host, const std::string& type) {
       "cutover runs GNU tar (>= 1.28) and GNU find on the host: install them (Debian/Ubuntu: "
       "apt-get install tar findutils); a check.command step can require them up front";
   if (tar.find("GNU tar") == std::string::npos)
-    throw Error(type + ": GNU tar is needed on " + host.name() + " (found: " +
-                    (tar.empty() ? "no tar" : "'" + tar + "'") + ")",
+    throw Error(type + ": GNU tar is needed on " + host.name() +
+                    " (found: " + (tar.empty() ? "no tar" : "'" + tar + "'") + ")",
                 hint);
   // "tar (GNU tar) 1.34": --sort=name came with 1.28.
   size_t sp = tar.rfind(' ');
@@ -100,8 +99,8 @@ void require_tree_tools(hosts::Host& host, const std::string& type) {
   if (major < 1 || (major == 1 && minor < 28))
     throw Error(type + ": " + host.name() + " has '" + tar + "'; 1.28 or newer is needed", hint);
   if (find.find("GNU findutils") == std::string::npos)
-    throw Error(type + ": GNU find is needed on " + host.name() + " (found: " +
-                    (find.empty() ? "no find" : "'" + find + "'") + ")",
+    throw Error(type + ": GNU find is needed on " + host.name() +
+                    " (found: " + (find.empty() ? "no find" : "'" + find + "'") + ")",
                 hint);
 }
 
@@ -150,7 +149,8 @@ ArchiveResult archive_to_store(Context& ctx, hosts::Host& host, const TreeSource
   // tar writes its first byte, then the archive itself.
   std::vector<std::string> count = create_args(src, "/dev/null");
   count.insert(count.begin() + 1, "--totals");
-  req.shell = util::shell_join(count) + " 2>&1 >/dev/null | grep '^Total bytes written: ' >&2; exec " +
+  req.shell = util::shell_join(count) +
+              " 2>&1 >/dev/null | grep '^Total bytes written: ' >&2; exec " +
               util::shell_join(create_args(src, "-"));
   req.deadline = ctx.deadline;
   req.capture_streamed_stdout = false;
@@ -257,8 +257,10 @@ RestoreChanges restore_changes(const TarIndex& snapshot, const std::map<std::str
     auto it = now.find(p);
     bool gone = it == now.end() || inside_removed(p) ||
                 std::binary_search(c.remove.begin(), c.remove.end(), p);
-    if (gone) c.create.push_back(p);
-    else ++c.replace;
+    if (gone)
+      c.create.push_back(p);
+    else
+      ++c.replace;
   }
   return c;
 }
@@ -284,9 +286,15 @@ RestoreResult restore_tree(Context& ctx, hosts::Host& host, const std::string& i
   Throttle progress(ctx.progress, what);
   std::exception_ptr failure;
   hosts::ExecRequest req;
-  req.argv = {"tar",           "--extract",         "--file=-",
-              "--numeric-owner", "--same-owner",    "--same-permissions",
-              "--delay-directory-restore", "-C",    dest};
+  req.argv = {"tar",
+              "--extract",
+              "--file=-",
+              "--numeric-owner",
+              "--same-owner",
+              "--same-permissions",
+              "--delay-directory-restore",
+              "-C",
+              dest};
   req.deadline = ctx.deadline;
   req.stdin_reader = [&](char* buf, size_t cap) -> size_t {
     if (failure) return 0;
@@ -323,7 +331,8 @@ nlohmann::json tree_fingerprint(hosts::Host& host, const std::string& dir) {
   std::vector<std::string> words = util::split(util::trim(r.out), ' ');
   if (words.size() == 1 && words[0] == "absent") return "absent";
   if (words.size() < 2 || words[1].size() != 64)
-    throw Error("fingerprint of " + dir + on(host) + ": unexpected output '" + util::trim(r.out) + "'");
+    throw Error("fingerprint of " + dir + on(host) + ": unexpected output '" + util::trim(r.out) +
+                "'");
   return {{"entries", std::strtoull(words[0].c_str(), nullptr, 10)}, {"sha256", words[1]}};
 }
 

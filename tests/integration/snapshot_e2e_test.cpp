@@ -41,13 +41,18 @@ std::string plan_text(const std::string& release, const std::string& live,
          "steps:\n"
          "  - id: snap\n"
          "    type: files.snapshot\n"
-         "    with: { paths: [" + release + "], exclude: ['*.swp'] }\n"
+         "    with: { paths: [" +
+         release +
+         "], exclude: ['*.swp'] }\n"
          "  - id: deploy\n"
          "    type: files.restore\n"
-         "    with: { artifact: \"${steps.snap.outputs.artifact}\", dest: " + live + ", clean: true }\n"
+         "    with: { artifact: \"${steps.snap.outputs.artifact}\", dest: " +
+         live +
+         ", clean: true }\n"
          "  - id: health\n"
          "    type: check.file\n"
-         "    with: { path: " + must_exist + ", exists: true }\n";
+         "    with: { path: " +
+         must_exist + ", exists: true }\n";
 }
 
 }  // namespace
@@ -82,8 +87,10 @@ TEST_CASE("files.restore e2e: a failing check rolls a clean restore back exactly
   CHECK(undone);
 }
 
-TEST_CASE("files.restore e2e: --rehearse verifies the undo, and rolling back the release restores the folder",
-          "[e2e][snapshot-steps]") {
+TEST_CASE(
+    "files.restore e2e: --rehearse verifies the undo, and rolling back the release restores the "
+    "folder",
+    "[e2e][snapshot-steps]") {
   t::TempDir tmp;
   const std::string release = tmp / "release", live = tmp / "live";
   make_release(release);

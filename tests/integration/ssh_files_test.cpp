@@ -70,8 +70,9 @@ void drift(const std::string& d) {
 
 }  // namespace
 
-TEST_CASE("ssh: owners survive remote file.write, file.replace and config.set and come back on undo",
-          "[ssh][owner]") {
+TEST_CASE(
+    "ssh: owners survive remote file.write, file.replace and config.set and come back on undo",
+    "[ssh][owner]") {
   if (!usable()) return;
   Sshd sshd;
   StepHarness h;
@@ -92,8 +93,9 @@ TEST_CASE("ssh: owners survive remote file.write, file.replace and config.set an
   CHECK(fi.gid == 2345);
 
   auto write = h.make("file.write", {{"path", conf}, {"content", "server_name new;\n"}}, "remote");
-  auto replace = h.make("file.replace", {{"paths", {d + "/*.conf"}}, {"find", "new"},
-                                         {"replace", "newer"}}, "remote");
+  auto replace =
+      h.make("file.replace", {{"paths", {d + "/*.conf"}}, {"find", "new"}, {"replace", "newer"}},
+             "remote");
   auto set = h.make("config.set", {{"path", cfg}, {"set", {{"url", "https://new.example.test"}}}},
                     "remote");
   json wcp = write->checkpoint(h.ctx()), wfp = write->fingerprint(h.ctx());
@@ -179,8 +181,9 @@ TEST_CASE("ssh: files.snapshot and a clean files.restore on the host, undone exa
   CHECK(restore->fingerprint(h.ctx()) == fp);
 }
 
-TEST_CASE("ssh e2e: a local snapshot restored onto the host is rolled back exactly when a check fails",
-          "[ssh][e2e][snapshot-steps]") {
+TEST_CASE(
+    "ssh e2e: a local snapshot restored onto the host is rolled back exactly when a check fails",
+    "[ssh][e2e][snapshot-steps]") {
   if (!usable()) return;
   Sshd sshd;
   t::TempDir tmp;
@@ -196,22 +199,35 @@ TEST_CASE("ssh e2e: a local snapshot restored onto the host is rolled back exact
            "hosts:\n"
            "  remote:\n"
            "    address: 127.0.0.1\n"
-           "    port: " + std::to_string(sshd.port()) + "\n"
-           "    user: " + o.user + "\n"
-           "    identity_file: " + o.identity_file + "\n"
-           "    known_hosts: " + o.known_hosts + "\n"
+           "    port: " +
+           std::to_string(sshd.port()) +
+           "\n"
+           "    user: " +
+           o.user +
+           "\n"
+           "    identity_file: " +
+           o.identity_file +
+           "\n"
+           "    known_hosts: " +
+           o.known_hosts +
+           "\n"
            "steps:\n"
            "  - id: snap\n"
            "    type: files.snapshot\n"
-           "    with: { paths: [" + src + "] }\n"
+           "    with: { paths: [" +
+           src +
+           "] }\n"
            "  - id: put\n"
            "    type: files.restore\n"
            "    on: remote\n"
-           "    with: { artifact: \"${steps.snap.outputs.artifact}\", dest: " + dest + ", clean: true }\n"
+           "    with: { artifact: \"${steps.snap.outputs.artifact}\", dest: " +
+           dest +
+           ", clean: true }\n"
            "  - id: health\n"
            "    type: check.file\n"
            "    on: remote\n"
-           "    with: { path: " + health + ", exists: true }\n";
+           "    with: { path: " +
+           health + ", exists: true }\n";
   };
   t::write_file(tmp / "plan.yaml", plan(dest + "/healthy"));
   auto r = t::run_cutover({"apply", tmp / "plan.yaml", "--state", tmp / "state", "--auto-approve"});

@@ -71,8 +71,10 @@ std::string tree_diff(const std::map<std::string, TreeEntry>& a,
   std::string out;
   for (const auto& [p, e] : a) {
     auto it = b.find(p);
-    if (it == b.end()) out += "only before: " + p + " (" + describe(e) + ")\n";
-    else if (it->second != e) out += "changed: " + p + ": " + describe(e) + " -> " + describe(it->second) + "\n";
+    if (it == b.end())
+      out += "only before: " + p + " (" + describe(e) + ")\n";
+    else if (it->second != e)
+      out += "changed: " + p + ": " + describe(e) + " -> " + describe(it->second) + "\n";
   }
   for (const auto& [p, e] : b)
     if (!a.count(p)) out += "only after: " + p + " (" + describe(e) + ")\n";

@@ -12,15 +12,15 @@
 namespace cutover::test {
 
 struct TreeEntry {
-  char type = '?';       // f d l p (as find %y)
-  unsigned mode = 0;     // 07777 bits
+  char type = '?';    // f d l p (as find %y)
+  unsigned mode = 0;  // 07777 bits
   unsigned uid = 0, gid = 0;
-  std::string bytes;     // regular files
-  std::string link;      // symlinks
+  std::string bytes;                   // regular files
+  std::string link;                    // symlinks
   unsigned long long inode_links = 0;  // hard link count of a regular file
   bool operator==(const TreeEntry& o) const {
-    return type == o.type && mode == o.mode && uid == o.uid && gid == o.gid &&
-           bytes == o.bytes && link == o.link && inode_links == o.inode_links;
+    return type == o.type && mode == o.mode && uid == o.uid && gid == o.gid && bytes == o.bytes &&
+           link == o.link && inode_links == o.inode_links;
   }
   bool operator!=(const TreeEntry& o) const { return !(*this == o); }
 };

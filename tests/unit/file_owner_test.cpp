@@ -93,8 +93,9 @@ TEST_CASE("undo restores owner and a setuid mode when only the owner changed",
   CHECK(step->fingerprint(h.ctx()) == before);
 }
 
-TEST_CASE("file.replace and config.set keep owners, and undo brings back the owner of a deleted file",
-          "[file-steps][owner][steps-builtin]") {
+TEST_CASE(
+    "file.replace and config.set keep owners, and undo brings back the owner of a deleted file",
+    "[file-steps][owner][steps-builtin]") {
   if (!root()) {
     WARN("skipped: giving files away needs root");
     return;

@@ -85,8 +85,10 @@ json apply_step(t::StepHarness& h, const std::string& type, const json& with) {
 
 }  // namespace
 
-TEST_CASE("files.snapshot then files.restore with clean: dest becomes the snapshot, undo brings it back exactly",
-          "[snapshot-steps][steps-builtin]") {
+TEST_CASE(
+    "files.snapshot then files.restore with clean: dest becomes the snapshot, undo brings it back "
+    "exactly",
+    "[snapshot-steps][steps-builtin]") {
   t::StepHarness h;
   const std::string src = h.path("app"), dest = h.path("live");
   make_source(src);
@@ -209,13 +211,13 @@ TEST_CASE("files.snapshot exclude patterns and several paths under their base na
   CHECK(t::file_mode(dest + "/etc/app.ini") == 0640);
   CHECK(t::read_file(dest + "/motd") == "hello\n");
 
-  CHECK_THROWS_WITH(h.make("files.snapshot", {{"paths", {app, h.path("other/app")}}})
-                        ->apply(h.ctx(), nullptr),
-                    Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(
+      h.make("files.snapshot", {{"paths", {app, h.path("other/app")}}})->apply(h.ctx(), nullptr),
+      Catch::Contains("does not exist"));
   mkdir_p(h.path("other/app"));
-  CHECK_THROWS_WITH(h.make("files.snapshot", {{"paths", {app, h.path("other/app")}}})
-                        ->apply(h.ctx(), nullptr),
-                    Catch::Contains("two paths have the base name 'app'"));
+  CHECK_THROWS_WITH(
+      h.make("files.snapshot", {{"paths", {app, h.path("other/app")}}})->apply(h.ctx(), nullptr),
+      Catch::Contains("two paths have the base name 'app'"));
 }
 
 TEST_CASE("files.restore refuses an archive that would write outside dest, before touching it",
@@ -232,7 +234,8 @@ TEST_CASE("files.restore refuses an archive that would write outside dest, befor
     const char* expect;
   };
   const Evil cases[] = {
-      {"dot-dot", "t.addfile(info('../escaped', b'x'), io.BytesIO(b'x'))", "outside the destination"},
+      {"dot-dot", "t.addfile(info('../escaped', b'x'), io.BytesIO(b'x'))",
+       "outside the destination"},
       {"absolute", "t.addfile(info('/tmp/cutover-abs-escape', b'x'), io.BytesIO(b'x'))",
        "outside the destination"},
       {"through a symlink",
@@ -246,7 +249,8 @@ TEST_CASE("files.restore refuses an archive that would write outside dest, befor
                            "import io, sys, tarfile\n"
                            "def info(n, d):\n"
                            "    i = tarfile.TarInfo(n); i.size = len(d); return i\n"
-                           "t = tarfile.open(fileobj=sys.stdout.buffer, mode='w|', format=tarfile.GNU_FORMAT)\n") +
+                           "t = tarfile.open(fileobj=sys.stdout.buffer, mode='w|', "
+                           "format=tarfile.GNU_FORMAT)\n") +
                        c.script + "\nt.close()\n";
       cutover::util::ProcessSpec ps;
       ps.argv = {"python3", "-c", py};
@@ -310,8 +314,8 @@ TEST_CASE("files.snapshot and files.restore stream a few MB with progress, byte 
     }
   } recording;
   cutover::steps::Context& c = h.ctx();
-  cutover::steps::Context rctx{c.host, c.artifacts, c.run, recording, c.deadline,
-                               c.host_by_name, c.log, c.render, c.read_input};
+  cutover::steps::Context rctx{c.host,         c.artifacts, c.run,    recording,   c.deadline,
+                               c.host_by_name, c.log,       c.render, c.read_input};
   auto snap = h.make("files.snapshot", {{"paths", src}});
   json out = snap->apply(rctx, snap->checkpoint(rctx));
   REQUIRE(recording.updates.size() >= 2);
