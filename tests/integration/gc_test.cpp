@@ -79,7 +79,7 @@ struct BigPlan {
 
 }  // namespace
 
-TEST_CASE("gc --keep 2 after four releases removes only what releases 1 and 2 needed; rollback --to 3 "
+TEST_CASE("gc --keep 2 after four releases removes only what releases 1 and 2 needed, rollback --to 3 "
           "still restores byte for byte, --to 1 refuses and changes nothing",
           "[e2e][gc][releases]") {
   BigPlan b;
@@ -187,7 +187,7 @@ TEST_CASE("gc keeps what a run with a damaged journal names, and says so", "[e2e
   CHECK(now.count(text.substr(id + 12, 71)));
 }
 
-TEST_CASE("gc refuses while a run holds its plan's lock and removes nothing; afterwards it collects",
+TEST_CASE("gc refuses while a run holds its plan's lock and removes nothing, and afterwards it collects",
           "[e2e][gc][lock]") {
   BigPlan b;
   b.release(1);

@@ -32,7 +32,7 @@ TEST_CASE("input keys are relative to the plan folder inside it and absolute out
   CHECK(ex::input_key("/srv/deploy", "../shared/a.sql") == "/srv/shared/a.sql");
 }
 
-TEST_CASE("step inputs: file.write templates and sources, pg.sql files; vars resolve, step outputs do not",
+TEST_CASE("step inputs: file.write templates and sources, pg.sql files, vars resolve, step outputs do not",
           "[plan-inputs]") {
   t::TempDir dir("plan-inputs");
   ex::Plan plan = load(dir.path(),

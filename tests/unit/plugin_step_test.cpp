@@ -348,7 +348,7 @@ TEST_CASE("malformed plugin answers fail the action with the plugin named and an
   }
 }
 
-TEST_CASE("a failing plugin's stderr is shown and logged; its own error wins when it gives one",
+TEST_CASE("a failing plugin's stderr is shown and logged, its own error wins when it gives one",
           "[plugin]") {
   StepHarness h;
   plugin(h.dir().path(), "acme.deploy", R"(
