@@ -21,19 +21,6 @@ constexpr size_t kMaxAnswerBytes = 8u << 20;
 constexpr size_t kErrTailLines = 20;
 constexpr size_t kKeepErrBytes = 64u << 10;
 
-std::string tail_lines(const std::string& text, size_t lines) {
-  std::string t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  size_t pos = t.size(), count = 0;
-  while (pos > 0) {
-    size_t nl = t.rfind('\n', pos - 1);
-    if (nl == std::string::npos) return t;
-    if (++count == lines) return t.substr(nl + 1);
-    pos = nl;
-  }
-  return t;
-}
-
 // Every variable of our environment whose value holds a secret: the plugin gets secrets only
 // through the params the plan gives it (${secrets.X}), never by inheriting e.g. the variable a
 // `secrets: {env: …}` entry was read from.
@@ -173,7 +160,7 @@ json call_plugin(const PluginCall& call) {
     throw Error(label +
                 ": its answer is larger than 8 MiB; keep big data in files and put "
                 "their names in the answer");
-  std::string tail = util::redact(tail_lines(err_tail, kErrTailLines));
+  std::string tail = util::redact(util::tail_lines(err_tail, kErrTailLines));
   if (!r.ok()) {
     // A failing plugin may still have explained itself on stdout.
     json answer = json::parse(r.out, nullptr, false);

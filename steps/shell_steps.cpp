@@ -57,19 +57,6 @@ Command parse_command(const json& with, const std::string& key) {
   throw Error("shell: with." + key + " must be a string or a non-empty list of strings");
 }
 
-// Last `lines` lines of `text` (without a trailing newline).
-std::string tail_lines(const std::string& text, size_t lines) {
-  std::string t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  size_t pos = t.size(), count = 0;
-  while (pos > 0) {
-    size_t nl = t.rfind('\n', pos - 1);
-    if (nl == std::string::npos) return t;
-    if (++count == lines) return t.substr(nl + 1);
-    pos = nl;
-  }
-  return t;
-}
 
 // Appends to a buffer that keeps only its last kKeepBytes bytes.
 void append_tail(std::string& buf, const char* d, size_t n) {
@@ -160,7 +147,7 @@ class Shell final : public Step {
     if (r.timed_out)
       throw Interrupted(label + ": timed out (the step's timeout); its processes were killed");
     if (!r.ok()) {
-      std::string tail = tail_lines(err_tail.empty() ? r.err : err_tail, kErrTailLines);
+      std::string tail = util::tail_lines(err_tail.empty() ? r.err : err_tail, kErrTailLines);
       std::string msg = label + " failed (" + r.describe() + ")";
       if (r.exit_code == 127 && r.signal == 0) msg += ": command not found or could not start";
       if (!tail.empty()) msg += "\n" + tail;

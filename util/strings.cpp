@@ -108,4 +108,17 @@ std::string to_hex(const unsigned char* data, size_t n) {
   return out;
 }
 
+std::string tail_lines(const std::string& text, size_t lines) {
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  size_t pos = t.size(), count = 0;
+  while (pos > 0) {
+    size_t nl = t.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return t;
+    if (++count == lines) return t.substr(nl + 1);
+    pos = nl;
+  }
+  return t;
+}
+
 }  // namespace cutover::util

@@ -25,6 +25,9 @@ size_t edit_distance(const std::string& a, const std::string& b);
 /// The candidate closest to `word` within a distance of max(2, len/3), or "" if none.
 std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 
+/// The last `lines` lines of `text`, without its trailing newline (the end of a stderr).
+std::string tail_lines(const std::string& text, size_t lines);
+
 /// Lowercase hex of `n` bytes.
 std::string to_hex(const unsigned char* data, size_t n);
 
