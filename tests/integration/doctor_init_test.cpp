@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/support/e2e.h"
+#include "tests/support/http_server.h"
 #include "tests/support/pg_cluster.h"
 #include "util/process.h"
 
@@ -32,19 +33,6 @@ PgCluster& cluster() {
   return c;
 }
 
-// A loopback port nothing listens on.
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // The doctor's rows by check name.
 std::map<std::string, json> rows_of(const std::string& out) {
@@ -99,7 +87,7 @@ std::string sh_quote(const std::string& s) {
 TEST_CASE("doctor: an unreachable database and a missing tool are failures with hints, exit 1",
           "[doctor]") {
   TempDir t;
-  int port = closed_port();
+  int port = cutover::testing::free_port();  // nothing listens on it
   write_file(t / "plan.yaml", R"(version: 1
 name: doctor-demo
 secrets:
@@ -140,7 +128,7 @@ steps:
 
 TEST_CASE("doctor: a host nobody answers on is unreachable, with the hint", "[doctor]") {
   TempDir t;
-  int port = closed_port();
+  int port = cutover::testing::free_port();  // nothing listens on it
   write_file(t / "plan.yaml", R"(version: 1
 name: doctor-hosts
 hosts:

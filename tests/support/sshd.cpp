@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/http_server.h"
 #include "util/fs.h"
 #include "util/process.h"
 #include "util/strings.h"
@@ -38,18 +39,6 @@ std::string run_ok(const std::vector<std::string>& argv) {
   if (!r.ok())
     throw std::runtime_error(util::join(argv, " ") + ": " + r.describe() + ": " + r.err);
   return r.out;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 bool accepts(int port) {
@@ -109,7 +98,7 @@ Sshd::Sshd(Config config) : config_(std::move(config)) {
   ::close(::open((dir_ + "/authorized_keys").c_str(), O_CREAT | O_WRONLY, 0644));
   client_key_ = make_client_key("client_ed25519", "ed25519");
   if (::geteuid() == 0) ::mkdir("/run/sshd", 0755);
-  port_ = free_port();
+  port_ = cutover::testing::free_port();
   std::ofstream cfg(dir_ + "/sshd_config");
   cfg << "Port " << port_ << "\nListenAddress 127.0.0.1\n";
   for (const auto& type : config_.host_key_types) cfg << "HostKey " << dir_ << "/host_" << type << "\n";
