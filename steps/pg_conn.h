@@ -40,6 +40,7 @@ class Dsn {
 
  private:
   friend class PgConn;
+  friend class DataLoader;  // its COPY connections are plain libpq
   std::string conninfo_with_password() const;
   std::vector<std::pair<std::string, std::string>> params_;  // keyword -> value, no password
   std::string password_;

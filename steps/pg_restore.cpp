@@ -22,7 +22,8 @@ const char* kSchema = R"JSON({
     "password": {"type": "string", "description": "Password, as ${secrets.NAME}; reaches pg_restore/pg_dump/psql only through PGPASSWORD in their environment."},
     "artifact": {"type": "string", "description": "The artifact to restore: the `artifact` output of a pg.dump step (${steps.ID.outputs.artifact})."},
     "mode": {"enum": ["replace", "merge"], "default": "replace", "description": "replace: the target ends up holding exactly what the dump holds. merge: every table of the dump is upserted into the target on its primary key (safe to re-run; nothing is deleted)."},
-    "jobs": {"type": "integer", "minimum": 1, "default": 1, "description": "Parallel pg_restore workers (replace mode). 1 (default) restores in one transaction straight from the store; more unpacks the dump first and restores without a single transaction."},
+    "jobs": {"type": "integer", "minimum": 1, "default": 2, "description": "replace mode: connections loading rows at once. A custom dump streams from the store: pg_restore creates the tables, the rows of each table are spread over `jobs` connections, then pg_restore builds indexes and constraints. A directory dump is unpacked and restored with pg_restore -j."},
+    "single_transaction": {"type": "boolean", "default": false, "description": "replace mode: restore with one pg_restore --single-transaction from the store (one connection; slower on big tables). Not with jobs > 1."},
     "create_database": {"type": "boolean", "default": false, "description": "Create the target database when it does not exist (undo then drops it)."},
     "keys": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "merge: key columns for tables without a primary key, as {\"schema.table\": [col, ...]}."},
     "no_owner": {"type": "boolean", "default": false, "description": "Do not restore object ownership and privileges (pg_restore --no-owner --no-privileges): for targets whose roles differ from the source's."}
@@ -35,13 +36,16 @@ class PgRestore final : public Step {
       : dsn_(Dsn::parse(str_param(c.params, "dsn"), str_param(c.params, "password"))),
         artifact_(str_param(c.params, "artifact")),
         mode_(str_param(c.params, "mode", "replace")),
-        jobs_(int_param(c.params, "jobs", 1)),
+        jobs_(int_param(c.params, "jobs", 2)),
+        single_(bool_param(c.params, "single_transaction", false)),
         create_(bool_param(c.params, "create_database", false)),
         no_owner_(bool_param(c.params, "no_owner", false)),
         keys_(c.params.is_object() && c.params.contains("keys") ? c.params["keys"] : json::object()) {
     if (mode_ != "replace" && mode_ != "merge")
       throw Error("pg.restore: mode must be replace or merge, not '" + mode_ + "'");
     if (dsn_.dbname().empty()) throw Error("pg.restore: the DSN names no database");
+    if (single_ && c.params.is_object() && c.params.contains("jobs") && jobs_ > 1)
+      throw Error("pg.restore: single_transaction uses one connection; leave jobs out or set it to 1");
   }
 
   Preview plan(Context& ctx) override {
@@ -70,9 +74,12 @@ class PgRestore final : public Step {
     }
     if (mode_ == "replace") {
       p.summary = "replace " + target + " with " + art;
-      p.detail += "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then "
-                  "pg_restore --single-transaction --exit-on-error" +
-                  std::string(no_owner_ ? " --no-owner --no-privileges" : "") + " from the store\n";
+      std::string flags = no_owner_ ? " --no-owner --no-privileges" : "";
+      p.detail += "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then " +
+                  (single_ ? "pg_restore --single-transaction --exit-on-error" + flags + " from the store\n"
+                           : "pg_restore --section=pre-data" + flags + ", the rows over " +
+                                 std::to_string(jobs_) + " connections, pg_restore --section=post-data" +
+                                 flags + ", streamed from the store\n");
     } else {
       p.summary = "merge " + art + " into " + target + " (upsert on primary keys)";
       p.detail += "apply: load every table of the dump into temporary staging tables, then "
@@ -124,8 +131,11 @@ class PgRestore final : public Step {
     drop_database(*admin, dsn_.dbname());
     create_database(*admin, dsn_.dbname(), info);
     admin.reset();
-    restore_into_db(ctx, dsn_, artifact_, RestoreOptions{jobs_, no_owner_});
-    return counts(ctx);
+    RestoreResult r = restore_into_db(ctx, dsn_, artifact_, options());
+    if (!r.counted) return counts(ctx);
+    long long rows = 0;
+    for (const auto& [table, n] : r.rows) rows += n;
+    return {{"tables", r.rows.size()}, {"rows", rows}};
   }
 
   void undo(Context& ctx, const json& cp) override {
@@ -145,7 +155,9 @@ class PgRestore final : public Step {
     drop_database(*admin, dsn_.dbname());
     create_database(*admin, dsn_.dbname(), info);
     admin.reset();
-    restore_into_db(ctx, dsn_, dump, RestoreOptions{1, no_owner_});
+    RestoreOptions opts = options();
+    opts.single_transaction = false;  // the checkpoint dump is custom: load it in parallel
+    restore_into_db(ctx, dsn_, dump, opts);
   }
 
  private:
@@ -161,6 +173,14 @@ class PgRestore final : public Step {
     }
   }
 
+  RestoreOptions options() const {
+    RestoreOptions o;
+    o.jobs = single_ ? 1 : jobs_;
+    o.single_transaction = single_;
+    o.no_owner = no_owner_;
+    return o;
+  }
+
   // Exact row counts after a replace: the outputs say what the target now holds.
   json counts(Context& ctx) {
     PgConn conn(dsn_, ctx.deadline);
@@ -174,7 +194,7 @@ class PgRestore final : public Step {
   Dsn dsn_;
   std::string artifact_, mode_;
   int jobs_;
-  bool create_, no_owner_;
+  bool single_, create_, no_owner_;
   json keys_;
 };
 

@@ -1,5 +1,6 @@
 #include "steps/pg_tools.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "checkpoints/artifact_store.h"
+#include "steps/pg_data_loader.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/redact.h"
@@ -219,7 +221,8 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
 }
 
 util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::ProcessSpec spec,
-                                           const std::string& id, const std::string& what) {
+                                           const std::string& id, const std::string& what,
+                                           const std::atomic<bool>* cut) {
   ByteQueue queue(8u << 20);
   uint64_t total = ctx.artifacts.meta(id).value("raw_bytes", uint64_t{0});
   std::exception_ptr producer_error;
@@ -239,7 +242,8 @@ util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::P
   });
   uint64_t fed = 0;
   Throttle throttle;
-  spec.stdin_reader = [&](char* buf, size_t cap) {
+  spec.stdin_reader = [&](char* buf, size_t cap) -> size_t {
+    if (cut && *cut) return 0;
     size_t n = queue.pop(buf, cap);
     fed += n;
     if (throttle.due()) ctx.progress.update(fed, total, what);
@@ -271,46 +275,77 @@ std::string artifact_format(Context& ctx, const std::string& id) {
               "pass the `artifact` output of a pg.dump step");
 }
 
-void restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
-                     const RestoreOptions& opts) {
+RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
+                              const RestoreOptions& opts) {
   const std::string format = artifact_format(ctx, id);
   const std::string what = "restore " + target.display();
   ctx.log("restoring " + id + " (" + format + ") into " + target.display());
+  RestoreResult result;
   if (format == "plain") {
     util::ProcessSpec spec;
     spec.argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                  "-d", target.conninfo(), "-f", "-"};
     spec.capture_limit = 1u << 20;
     run_tool_with_artifact(ctx, target, spec, id, what);
-    return;
+    return result;
   }
   std::vector<std::string> argv = {"pg_restore", "--exit-on-error"};
   if (opts.no_owner) argv.insert(argv.end(), {"--no-owner", "--no-privileges"});
-  if (format == "custom" && opts.jobs <= 1) {
+  if (format == "custom" && opts.single_transaction) {
     util::ProcessSpec spec;
     spec.argv = argv;
     spec.argv.insert(spec.argv.end(), {"--single-transaction", "-d", target.conninfo()});
     run_tool_with_artifact(ctx, target, spec, id, what);
-    return;
+    return result;
   }
-  // Parallel restore and directory dumps need files: unpack into the run's scratch folder.
+  if (format == "custom") {
+    // Schema first, then the rows over several connections, then indexes and constraints
+    // (built once, over loaded tables). pg_restore reads only the archive's table of contents
+    // for the first and last part, so those passes stop early.
+    auto section = [&](const char* name) {
+      util::ProcessSpec spec;
+      spec.argv = argv;
+      spec.argv.insert(spec.argv.end(), {std::string("--section=") + name, "-d", target.conninfo()});
+      return spec;
+    };
+    run_tool_with_artifact(ctx, target, section("pre-data"), id, what + " (schema)");
+    DataLoader loader(target, opts.jobs, ctx.deadline);
+    std::exception_ptr failed;
+    std::atomic<bool> cut{false};
+    util::ProcessSpec data;
+    data.argv = {"pg_restore", "--section=data", "-f", "-"};
+    data.on_stdout = [&](const char* d, size_t n) {
+      if (failed) return;  // drain pg_restore; its input is cut off
+      try {
+        loader.feed(d, n);
+      } catch (...) {
+        failed = std::current_exception();
+        cut = true;
+      }
+    };
+    try {
+      run_tool_with_artifact(ctx, target, data, id, what, &cut);
+    } catch (...) {
+      if (failed) std::rethrow_exception(failed);  // the cause, not pg_restore's broken input
+      throw;
+    }
+    if (failed) std::rethrow_exception(failed);
+    loader.finish();
+    run_tool_with_artifact(ctx, target, section("post-data"), id, what + " (indexes, constraints)");
+    result.counted = true;
+    result.rows = loader.rows();
+    return result;
+  }
+  // Directory dumps need files: unpack into the run's scratch folder.
   std::string dir = scratch_dir(ctx, "pgrestore");
   try {
-    std::string input;
-    if (format == "custom") {
-      input = dir + "/dump.custom";
-      util::AtomicFile f(input, 0600);
-      ctx.artifacts.read(id, [&](const char* d, size_t n) { f.write(d, n); });
-      f.commit();
-    } else {
-      input = dir + "/dump";
-      util::make_dirs(input, 0700);
-      util::ProcessSpec tar;
-      tar.argv = {"tar", "--no-same-owner", "-C", input, "-xf", "-"};
-      run_tool_with_artifact(ctx, target, tar, id, what + " (unpack)");
-      argv.push_back("-Fd");
-    }
-    if (opts.jobs > 1) argv.push_back("-j" + std::to_string(opts.jobs));
+    std::string input = dir + "/dump";
+    util::make_dirs(input, 0700);
+    util::ProcessSpec tar;
+    tar.argv = {"tar", "--no-same-owner", "-C", input, "-xf", "-"};
+    run_tool_with_artifact(ctx, target, tar, id, what + " (unpack)");
+    argv.push_back("-Fd");
+    if (opts.jobs > 1 && !opts.single_transaction) argv.push_back("-j" + std::to_string(opts.jobs));
     else argv.push_back("--single-transaction");
     argv.insert(argv.end(), {"-d", target.conninfo(), input});
     util::ProcessSpec spec;
@@ -321,6 +356,7 @@ void restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
     throw;
   }
   util::remove_all(dir);
+  return result;
 }
 
 std::string sql_text(const nlohmann::json& value, const std::string& plan_dir) {

@@ -3,6 +3,8 @@
 // creating/dropping databases, and fingerprinting a database for verified undo (SPEC §4).
 #pragma once
 
+#include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,23 +62,37 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
 
 /// Streams artifact `id` into `spec`'s stdin (held back one chunk until the stored bytes are
 /// verified, so a corrupt artifact always ends the child's input early) and runs the tool.
-/// `what` labels progress updates.
+/// `what` labels progress updates. When `cut` turns true the child's input ends there.
 util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::ProcessSpec spec,
-                                           const std::string& id, const std::string& what);
+                                           const std::string& id, const std::string& what,
+                                           const std::atomic<bool>* cut = nullptr);
 
 /// How restore_into_db runs pg_restore.
 struct RestoreOptions {
-  int jobs = 1;          // > 1: parallel pg_restore from a temp copy (no single transaction)
-  bool no_owner = false; // --no-owner --no-privileges
+  /// custom dumps: connections loading table data at once, the rows of every table spread over
+  /// them, streamed from the store; directory dumps: pg_restore -j from an unpacked copy.
+  int jobs = 2;
+  /// One pg_restore --single-transaction from the stream instead (jobs is then 1).
+  bool single_transaction = false;
+  bool no_owner = false;  // --no-owner --no-privileges
+};
+
+/// What restore_into_db loaded, when it knows (the parallel load counts rows as it goes).
+struct RestoreResult {
+  bool counted = false;
+  std::map<std::string, long long> rows;  // per table, as the dump names it
 };
 
 /// The dump format of an artifact written by pg.dump ("custom", "directory", "plain"), from
 /// its meta sidecar; throws Error if the artifact is not a pg.dump artifact.
 std::string artifact_format(Context& ctx, const std::string& id);
 
-/// Restores artifact `id` into the existing (empty) database `target`: pg_restore
-/// --single-transaction --exit-on-error from the store stream (or psql for plain dumps).
-void restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
+/// Restores artifact `id` into the existing (empty) database `target`. Custom dumps stream
+/// from the store: pg_restore creates the schema (pre-data), DataLoader loads the rows over
+/// `jobs` connections, pg_restore adds indexes and constraints (post-data); with
+/// single_transaction one pg_restore does it all in one transaction. Plain dumps run through
+/// psql in one transaction; directory dumps are unpacked and restored by pg_restore.
+RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
                      const RestoreOptions& opts);
 
 /// Properties a database is recreated with.

@@ -1,0 +1,212 @@
+#include "steps/pg_data_loader.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cstring>
+
+#include "util/error.h"
+#include "util/redact.h"
+#include "util/strings.h"
+
+namespace cutover::steps::pg {
+namespace {
+
+// Rows go to a connection in slices of about this size, cut at line ends.
+constexpr size_t kSlice = 256 * 1024;
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+void ignore_notice(void*, const char*) {}
+
+}  // namespace
+
+struct DataLoader::Conn {
+  PGconn* pg = nullptr;
+  ~Conn() {
+    if (pg) PQfinish(pg);
+  }
+  std::string error() const { return util::trim(PQerrorMessage(pg)); }
+  // True once everything queued has reached the socket.
+  bool flushed() { return PQflush(pg) == 0; }
+};
+
+DataLoader::DataLoader(const Dsn& target, int connections, util::Deadline deadline)
+    : deadline_(deadline), display_(target.display()) {
+  const std::string conninfo = target.conninfo_with_password();
+  for (int i = 0; i < std::max(1, connections); ++i) {
+    auto c = std::make_unique<Conn>();
+    c->pg = PQconnectdb(conninfo.c_str());
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+      std::string why = c->pg ? c->error() : "out of memory";
+      if (!target.password().empty()) why = util::replace_all(why, target.password(), "***");
+      throw Error("cannot connect to " + display_ + " to load data: " + why);
+    }
+    PQsetNoticeProcessor(c->pg, ignore_notice, nullptr);
+    conns_.push_back(std::move(c));
+  }
+}
+
+DataLoader::~DataLoader() = default;
+
+void DataLoader::check_cancel() const {
+  if (util::interrupted()) throw Interrupted("loading data into " + display_ + " was interrupted");
+  if (deadline_.expired()) throw Interrupted("loading data into " + display_ + " timed out (step timeout)");
+}
+
+void DataLoader::feed(const char* data, size_t n) {
+  // Bytes held back from earlier calls were already searched for the end marker.
+  size_t searched = buf_.size() >= 3 ? buf_.size() - 3 : 0;
+  buf_.append(data, n);
+  size_t pos = 0;
+  while (pos < buf_.size()) {
+    if (table_.empty()) {
+      const void* nl = std::memchr(buf_.data() + pos, '\n', buf_.size() - pos);
+      if (!nl) break;
+      size_t end = static_cast<const char*>(nl) - buf_.data();
+      line(buf_.substr(pos, end - pos));
+      pos = end + 1;
+      continue;
+    }
+    // Inside a COPY: rows until a line holding only "\.". A row never is "\." (COPY text
+    // escapes every backslash), so the marker is found by searching for it at a line start.
+    if (buf_.compare(pos, 3, "\\.\n") == 0) {
+      end_copy();
+      pos += 3;
+      continue;
+    }
+    size_t marker = buf_.find("\n\\.\n", std::max(pos, searched));
+    size_t last = marker != std::string::npos ? marker : buf_.rfind('\n');
+    if (last == std::string::npos || last < pos) break;
+    // Send whole slices now; a short tail waits for more rows unless the COPY ends here.
+    while (last + 1 - pos >= kSlice) {
+      const char* from = buf_.data() + pos + kSlice - 1;
+      const char* cut = static_cast<const char*>(std::memchr(from, '\n', buf_.data() + last + 1 - from));
+      size_t len = cut - (buf_.data() + pos) + 1;
+      send(buf_.data() + pos, len);
+      pos += len;
+    }
+    if (marker == std::string::npos) break;
+    if (last + 1 > pos) send(buf_.data() + pos, last + 1 - pos);
+    pos = last + 1;  // at the marker line
+  }
+  buf_.erase(0, pos);
+}
+
+void DataLoader::finish() {
+  if (!table_.empty()) throw Error("the dump's data for " + table_ + " ended before its end marker");
+  if (!buf_.empty() || !stmt_.empty())
+    throw Error("the dump's data section ended inside a statement");
+}
+
+void DataLoader::line(const std::string& text) {
+  if (stmt_.empty()) {
+    if (text.empty() || starts_with(text, "--")) return;
+    if (starts_with(text, "\\")) {
+      // psql meta-commands pg_restore prints around a script; they change nothing on the server.
+      if (starts_with(text, "\\restrict ") || starts_with(text, "\\unrestrict ")) return;
+      throw Error("unexpected psql command in the dump's data section: " + text.substr(0, 40));
+    }
+  }
+  stmt_ += text;
+  stmt_ += '\n';
+  if (!ends_with(text, ";")) return;
+  std::string sql;
+  sql.swap(stmt_);
+  if (starts_with(sql, "COPY ") && ends_with(sql, " FROM stdin;\n")) begin_copy(sql);
+  else statement(sql);
+}
+
+void DataLoader::statement(const std::string& sql) {
+  check_cancel();
+  // Session settings hold on every connection; everything else runs once, in order.
+  bool session = starts_with(sql, "SET ") || starts_with(sql, "SELECT pg_catalog.set_config(");
+  for (size_t i = 0; i < (session ? conns_.size() : 1); ++i) {
+    PGresult* r = PQexec(conns_[i]->pg, sql.c_str());
+    ExecStatusType st = PQresultStatus(r);
+    std::string msg = util::trim(PQresultErrorMessage(r));
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      throw Error("restoring data into " + display_ + " failed at `" +
+                  util::redact(util::trim(sql).substr(0, 80)) + "`: " + msg);
+  }
+}
+
+void DataLoader::begin_copy(const std::string& sql) {
+  check_cancel();
+  // "COPY public.events (id, at) FROM stdin;" -> "public.events"
+  std::string rest = sql.substr(5);
+  size_t sp = rest.find(' ');
+  table_ = rest.substr(0, sp);
+  for (auto& c : conns_) {
+    PGresult* r = PQexec(c->pg, sql.c_str());
+    ExecStatusType st = PQresultStatus(r);
+    std::string msg = util::trim(PQresultErrorMessage(r));
+    PQclear(r);
+    if (st != PGRES_COPY_IN) throw Error("cannot load " + table_ + " into " + display_ + ": " + msg);
+    PQsetnonblocking(c->pg, 1);
+  }
+}
+
+void DataLoader::send(const char* data, size_t n) {
+  // To the next connection that has sent everything it was given; when all are busy, wait
+  // until one of them can write again.
+  for (;;) {
+    for (size_t k = 0; k < conns_.size(); ++k) {
+      Conn& c = *conns_[(next_ + k) % conns_.size()];
+      if (!c.flushed()) continue;
+      int put = PQputCopyData(c.pg, data, static_cast<int>(n));
+      if (put < 0) throw Error("loading " + table_ + " into " + display_ + " failed: " + c.error());
+      if (put == 0) continue;
+      PQflush(c.pg);
+      next_ = (next_ + k + 1) % conns_.size();
+      return;
+    }
+    check_cancel();
+    std::vector<pollfd> fds;
+    for (auto& c : conns_) fds.push_back({PQsocket(c->pg), POLLOUT | POLLIN, 0});
+    poll(fds.data(), fds.size(), 200);
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents & POLLIN) PQconsumeInput(conns_[i]->pg);  // notices, an early error
+  }
+}
+
+void DataLoader::end_copy() {
+  for (auto& c : conns_) {
+    while (!c->flushed()) {
+      check_cancel();
+      pollfd fd{PQsocket(c->pg), POLLOUT | POLLIN, 0};
+      poll(&fd, 1, 200);
+      if (fd.revents & POLLIN) PQconsumeInput(c->pg);
+    }
+    PQsetnonblocking(c->pg, 0);
+    if (PQputCopyEnd(c->pg, nullptr) != 1)
+      throw Error("loading " + table_ + " into " + display_ + " failed: " + c->error());
+  }
+  long long rows = 0;
+  std::string failure;
+  for (auto& c : conns_) {
+    while (PGresult* r = PQgetResult(c->pg)) {
+      if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        const char* t = PQcmdTuples(r);
+        if (t && *t) rows += std::stoll(t);
+      } else if (failure.empty()) {
+        failure = util::trim(PQresultErrorMessage(r));
+      }
+      PQclear(r);
+    }
+  }
+  if (!failure.empty())
+    throw Error("loading " + table_ + " into " + display_ + " failed: " + failure);
+  rows_[table_] += rows;
+  table_.clear();
+}
+
+}  // namespace cutover::steps::pg

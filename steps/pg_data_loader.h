@@ -1,0 +1,56 @@
+// Parallel loading of a dump's data section. pg_restore loads each table over one connection,
+// and on a large table the server backend parsing that COPY is the bottleneck (one core). The
+// loader reads the data section as pg_restore prints it (`pg_restore --section=data -f -`) and
+// spreads the rows of every COPY over several connections, so several backends parse at once.
+// Everything else in the data section (SET, setval, large objects) runs in order on the first
+// connection; session settings run on all of them.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steps/pg_conn.h"
+#include "util/cancel.h"
+
+namespace cutover::steps::pg {
+
+class DataLoader {
+ public:
+  /// Opens `connections` connections to `target` (at least 1). Throws Error if one fails.
+  DataLoader(const Dsn& target, int connections, util::Deadline deadline);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  /// Takes the next bytes of the script. Throws Error naming the table or statement when the
+  /// server refuses something, Interrupted on SIGINT/SIGTERM or the deadline.
+  void feed(const char* data, size_t n);
+  /// The script has ended: throws Error if it stopped inside a COPY or a statement.
+  void finish();
+
+  /// Rows loaded per table ("schema.table" as the dump names it), from the servers' COPY counts.
+  const std::map<std::string, long long>& rows() const { return rows_; }
+
+ private:
+  struct Conn;
+  void line(const std::string& text);
+  void statement(const std::string& sql);
+  void begin_copy(const std::string& sql);
+  void send(const char* data, size_t n);
+  void end_copy();
+  void check_cancel() const;
+
+  std::vector<std::unique_ptr<Conn>> conns_;
+  util::Deadline deadline_;
+  std::string display_;
+  std::string buf_;        // bytes not yet handled
+  std::string stmt_;       // a statement spanning lines
+  std::string table_;      // the table of the COPY in progress ("" outside a COPY)
+  size_t next_ = 0;        // round-robin position
+  std::map<std::string, long long> rows_;
+};
+
+}  // namespace cutover::steps::pg
