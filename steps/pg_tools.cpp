@@ -246,7 +246,7 @@ util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::P
     if (cut && *cut) return 0;
     size_t n = queue.pop(buf, cap);
     fed += n;
-    if (throttle.due()) ctx.progress.update(fed, total, what);
+    if (!what.empty() && throttle.due()) ctx.progress.update(fed, total, what);
     return n;
   };
   util::ProcessResult r;
@@ -261,7 +261,7 @@ util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::P
   queue.abort();
   producer.join();
   if (producer_error) std::rethrow_exception(producer_error);
-  ctx.progress.update(fed, total, what);
+  if (!what.empty()) ctx.progress.update(fed, total, what);
   return r;
 }
 
@@ -308,7 +308,7 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       spec.argv.insert(spec.argv.end(), {std::string("--section=") + name, "-d", target.conninfo()});
       return spec;
     };
-    run_tool_with_artifact(ctx, target, section("pre-data"), id, what + " (schema)");
+    run_tool_with_artifact(ctx, target, section("pre-data"), id, "");
     DataLoader loader(target, opts.jobs, ctx.deadline);
     std::exception_ptr failed;
     std::atomic<bool> cut{false};
@@ -331,7 +331,8 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
     }
     if (failed) std::rethrow_exception(failed);
     loader.finish();
-    run_tool_with_artifact(ctx, target, section("post-data"), id, what + " (indexes, constraints)");
+    ctx.log("building indexes and constraints of " + target.display());
+    run_tool_with_artifact(ctx, target, section("post-data"), id, "");
     result.counted = true;
     result.rows = loader.rows();
     return result;

@@ -62,7 +62,7 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
 
 /// Streams artifact `id` into `spec`'s stdin (held back one chunk until the stored bytes are
 /// verified, so a corrupt artifact always ends the child's input early) and runs the tool.
-/// `what` labels progress updates. When `cut` turns true the child's input ends there.
+/// `what` labels progress updates (none when empty). When `cut` turns true the child's input ends there.
 util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::ProcessSpec spec,
                                            const std::string& id, const std::string& what,
                                            const std::atomic<bool>* cut = nullptr);

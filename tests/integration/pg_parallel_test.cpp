@@ -1,0 +1,137 @@
+// pg.restore's parallel row loading (steps/pg_data_loader.h) against a real PostgreSQL 15
+// cluster: rows that are awkward for a line-splitting loader (escapes, NULLs, a value larger
+// than a slice, "\." inside text), empty tables, large objects and sequence values come back
+// exactly; the script may arrive in pieces of any size; errors name the table.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "steps/pg_conn.h"
+#include "steps/pg_data_loader.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/step_harness.h"
+#include "util/error.h"
+
+using cutover::steps::pg::DataLoader;
+using cutover::steps::pg::Dsn;
+using cutover::testing::PgCluster;
+using cutover::testing::StepHarness;
+using nlohmann::json;
+
+namespace {
+
+PgCluster& cluster() {
+  static PgCluster c;
+  return c;
+}
+
+json params(const std::string& db, json extra) {
+  extra["dsn"] = cluster().dsn(db);
+  extra["password"] = PgCluster::kPassword;
+  return extra;
+}
+
+// A database of what a line-based loader could get wrong.
+void seed_awkward(const std::string& db) {
+  cluster().create_db(db);
+  cluster().psql_script(db, R"SQL(
+CREATE TABLE odd (id int PRIMARY KEY, t text, b bytea, j jsonb, n numeric, at timestamptz);
+INSERT INTO odd VALUES
+  (1, E'tab\there', '\x00ff'::bytea, '{"a": [1, 2]}', 1.5, '2020-01-01 00:00:00+00'),
+  (2, E'new\nline\r\nand more', NULL, NULL, NULL, NULL),
+  (3, E'back\\slash \\. and \\N', '', '"\\u0000-free"', -0, 'infinity'),
+  (4, E'\\.', E'\\x5c2e0a'::bytea, '[]', 'NaN', '-infinity'),
+  (5, 'ünïcødé ✓', NULL, '{"k": "v\nw"}', 1e-30, now()),
+  (6, repeat('x', 3 * 1024 * 1024), NULL, NULL, NULL, NULL);
+INSERT INTO odd SELECT g, md5(g::text) || E'\t' || g, decode(md5(g::text), 'hex'),
+                      jsonb_build_object('g', g), g / 7.0, '2021-01-01'::timestamptz + g * interval '1 s'
+FROM generate_series(10, 60000) g;
+CREATE TABLE nothing (id int PRIMARY KEY, v text);
+CREATE TABLE heap (v text, w int);
+INSERT INTO heap SELECT 'row ' || (g % 17), g FROM generate_series(1, 5000) g;
+CREATE SEQUENCE counter START 5;
+SELECT setval('counter', 4242);
+SELECT lo_from_bytea(0, decode(repeat('cafe', 100000), 'hex'));
+)SQL");
+}
+
+std::string large_objects(const std::string& db) {
+  return cluster().psql(db, "SELECT count(*) || ' ' || coalesce(md5(string_agg(data, ''::bytea ORDER BY loid, pageno)), '') FROM pg_largeobject");
+}
+
+}  // namespace
+
+TEST_CASE("pg.restore over several connections restores awkward rows, empty tables, large objects and sequences exactly", "[pg][pgload]") {
+  StepHarness h;
+  seed_awkward("aw_src");
+  auto dump = h.make("pg.dump", params("aw_src", json::object()));
+  std::string id = dump->apply(h.ctx(), dump->checkpoint(h.ctx()))["artifact"];
+
+  for (json extra : {json{{"jobs", 3}}, json{{"single_transaction", true}}}) {
+    std::string db = extra.contains("jobs") ? "aw_par" : "aw_one";
+    extra["artifact"] = id;
+    extra["create_database"] = true;
+    auto restore = h.make("pg.restore", params(db, extra));
+    json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
+    INFO(db);
+    CHECK(out["rows"] == 6 + 59991 + 5000);
+    CHECK(cluster().table_stats(db) == cluster().table_stats("aw_src"));
+    CHECK(cluster().schema_dump(db) == cluster().schema_dump("aw_src"));
+    CHECK(cluster().psql(db, "SELECT last_value FROM counter") == "4242\n");
+    CHECK(large_objects(db) == large_objects("aw_src"));
+    CHECK(cluster().psql(db, "SELECT length(t) FROM odd WHERE id = 6") == "3145728\n");
+  }
+}
+
+TEST_CASE("the data loader takes its script in pieces of any size", "[pg][pgload]") {
+  cluster().drop_db("ld_db");  // each SECTION runs the case from the top
+  cluster().create_db("ld_db");
+  cluster().psql_script("ld_db", "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                                 "CREATE TABLE public.u (id int, v text);"
+                                 "CREATE SEQUENCE public.s;");
+  Dsn dsn = Dsn::parse(cluster().dsn("ld_db"), PgCluster::kPassword);
+  std::string rows;
+  for (int i = 1; i <= 3000; ++i) rows += std::to_string(i) + "\tv" + std::to_string(i) + "\\\\.\\n\n";
+  const std::string script =
+      "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\n"
+      "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+      "SELECT pg_catalog.set_config('search_path', '', false);\n\n"
+      "--\n-- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: x\n--\n\n"
+      "COPY public.t (id, v) FROM stdin;\n" + rows + "\\.\n\n"
+      "COPY public.u (id, v) FROM stdin;\n\\.\n\n"
+      "SELECT pg_catalog.setval('public.s', 77,\n true);\n\n\\unrestrict abc\n";
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{4}, size_t{4099}, script.size()}) {
+    INFO("pieces of " << piece);
+    cluster().psql("ld_db", "TRUNCATE public.t, public.u");
+    DataLoader loader(dsn, 2, {});
+    for (size_t at = 0; at < script.size(); at += piece)
+      loader.feed(script.data() + at, std::min(piece, script.size() - at));
+    loader.finish();
+    CHECK(loader.rows().at("public.t") == 3000);
+    CHECK(loader.rows().at("public.u") == 0);
+    long long chars = 0;
+    for (int i = 1; i <= 3000; ++i) chars += std::to_string(i).size() + 4;  // "v" N "\." "\n"
+    CHECK(cluster().psql("ld_db", "SELECT count(DISTINCT id), sum(length(v)), "
+                                  "bool_and(v = 'v' || id || E'\\\\.\\n') FROM public.t") ==
+          "3000|" + std::to_string(chars) + "|t\n");
+    CHECK(cluster().psql("ld_db", "SELECT last_value FROM public.s") == "77\n");
+  }
+
+  SECTION("a row the server refuses names the table and the server's reason") {
+    DataLoader loader(dsn, 2, {});
+    const std::string bad = "COPY public.t (id, v) FROM stdin;\nnot-a-number\tx\n\\.\n";
+    CHECK_THROWS_WITH(loader.feed(bad.data(), bad.size()),
+                      Catch::Contains("loading public.t into") &&
+                          Catch::Contains("invalid input syntax for type integer"));
+  }
+  SECTION("a script cut off inside a COPY is an error, not a short table") {
+    DataLoader loader(dsn, 2, {});
+    const std::string cut = "COPY public.u (id, v) FROM stdin;\n1\ta\n";
+    loader.feed(cut.data(), cut.size());
+    CHECK_THROWS_WITH(loader.finish(), Catch::Contains("public.u") && Catch::Contains("ended before"));
+  }
+  SECTION("a psql command it does not know is refused") {
+    DataLoader loader(dsn, 1, {});
+    const std::string meta = "\\connect other\n";
+    CHECK_THROWS_WITH(loader.feed(meta.data(), meta.size()), Catch::Contains("unexpected psql command"));
+  }
+}
