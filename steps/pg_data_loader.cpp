@@ -141,10 +141,13 @@ void DataLoader::statement(const std::string& sql) {
 
 void DataLoader::begin_copy(const std::string& sql) {
   check_cancel();
-  // "COPY public.events (id, at) FROM stdin;" -> "public.events"
-  std::string rest = sql.substr(5);
-  size_t sp = rest.find(' ');
-  table_ = rest.substr(0, sp);
+  // "COPY public.events (id, at) FROM stdin;" -> public.events; "COPY s."a b" ..." -> s."a b"
+  table_.clear();
+  bool quoted = false;
+  for (size_t i = 5; i < sql.size() && (quoted || sql[i] != ' '); ++i) {
+    if (sql[i] == '"') quoted = !quoted;
+    table_ += sql[i];
+  }
   for (auto& c : conns_) {
     PGresult* r = PQexec(c->pg, sql.c_str());
     ExecStatusType st = PQresultStatus(r);

@@ -47,6 +47,8 @@ INSERT INTO odd SELECT g, md5(g::text) || E'\t' || g, decode(md5(g::text), 'hex'
 FROM generate_series(10, 60000) g;
 CREATE TABLE nothing (id int PRIMARY KEY, v text);
 CREATE TABLE heap (v text, w int);
+CREATE TABLE "Mixed Case (x)" ("the id" int PRIMARY KEY, "val ue" text);
+INSERT INTO "Mixed Case (x)" SELECT g, 'v' || g FROM generate_series(1, 700) g;
 INSERT INTO heap SELECT 'row ' || (g % 17), g FROM generate_series(1, 5000) g;
 CREATE SEQUENCE counter START 5;
 SELECT setval('counter', 4242);
@@ -73,7 +75,8 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
     auto restore = h.make("pg.restore", params(db, extra));
     json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
     INFO(db);
-    CHECK(out["rows"] == 6 + 59991 + 5000);
+    CHECK(out["rows"] == 6 + 59991 + 5000 + 700);
+    CHECK(out["tables"] == 4);
     CHECK(cluster().table_stats(db) == cluster().table_stats("aw_src"));
     CHECK(cluster().schema_dump(db) == cluster().schema_dump("aw_src"));
     CHECK(cluster().psql(db, "SELECT last_value FROM counter") == "4242\n");
