@@ -28,10 +28,7 @@ using nlohmann::json;
 namespace {
 
 
-PgCluster& cluster() {
-  static PgCluster c;
-  return c;
-}
+PgCluster& cluster() { return PgCluster::shared(); }
 
 
 // The doctor's rows by check name.

@@ -19,10 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-PgCluster& cluster() {
-  static PgCluster c;
-  return c;
-}
+PgCluster& cluster() { return PgCluster::shared(); }
 
 json params(const std::string& db, json extra) {
   extra["dsn"] = cluster().dsn(db);

@@ -28,11 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-// One cluster for the whole binary: initdb + start once (~1 s), each test uses its own DBs.
-PgCluster& cluster() {
-  static PgCluster c;
-  return c;
-}
+PgCluster& cluster() { return PgCluster::shared(); }
 
 json conn_params(const std::string& db) {
   return {{"dsn", cluster().dsn(db)}, {"password", PgCluster::kPassword}};

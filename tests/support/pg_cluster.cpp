@@ -124,6 +124,11 @@ void PgCluster::drop_db(const std::string& db) const {
   psql("postgres", "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
 }
 
+PgCluster& PgCluster::shared() {
+  static PgCluster c;
+  return c;
+}
+
 std::map<std::string, TableStat> PgCluster::table_stats(const std::string& db) const {
   std::map<std::string, TableStat> out;
   std::string list = psql(db,

@@ -29,6 +29,10 @@ class PgCluster {
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
 
+  /// One cluster per test process, started on first use (initdb + start take about a second);
+  /// each test uses databases of its own.
+  static PgCluster& shared();
+
   /// The password of role `app`.
   static constexpr const char* kPassword = "s3cret-Pa55-for-app";
 
