@@ -1,6 +1,7 @@
 #include "executor/git_source.h"
 
 #include <git2.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -78,11 +79,24 @@ std::string existing_dir(fs::path p) {
   return p.empty() ? "/" : p.string();
 }
 
+// False only when libgit2's discovery from `dir` cannot find anything: no folder at or above it
+// holds a `.git` (folder, gitlink file or symlink) or a `HEAD` (a git folder itself, which
+// discovery accepts only with HEAD in it). libgit2's initialisation parses the system's CA
+// certificates, which costs a plan outside any repository more than the rest of loading it.
+bool may_be_in_repo(const std::string& dir) {
+  struct stat st {};
+  for (fs::path p = dir;; p = p.parent_path()) {
+    if (::stat((p / ".git").c_str(), &st) == 0 || ::stat((p / "HEAD").c_str(), &st) == 0) return true;
+    if (p == p.parent_path()) return false;
+  }
+}
+
 // Opens the repository whose work tree holds `plan_path`; null when there is none (or only a
 // bare one). Throws Error when one is found but cannot be opened.
 Repo discover(const std::string& plan_path) {
-  init_libgit2();
   std::string start = existing_dir(real_path(plan_path).parent_path());
+  if (!may_be_in_repo(start)) return nullptr;
+  init_libgit2();
   git_repository* raw = nullptr;
   int rc = git_repository_open_ext(&raw, start.c_str(), 0, nullptr);
   if (rc == GIT_ENOTFOUND) return nullptr;
