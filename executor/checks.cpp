@@ -1,9 +1,9 @@
 // Semantic checks of a plan (SPEC §3): everything the plan JSON Schema cannot say. Each
 // check reads the merged plan document (profile and --var applied) and reports through the
 // DiagSink, so every problem is collected and located the same way.
+#include <algorithm>
 #include <functional>
 #include <memory>
-#include <regex>
 #include <set>
 
 #include "executor/interpolate.h"
@@ -41,6 +41,41 @@ std::string suggest(const std::string& word, const std::vector<std::string>& kno
   if (!near.empty()) return " (did you mean '" + near + "'?)";
   if (known.empty()) return " (no " + noun + " are declared)";
   return " (known " + noun + ": " + util::join(known, ", ") + ")";
+}
+
+// Names are checked by hand rather than with std::regex: compiling the half-dozen patterns
+// cost more than checking every name of a 1,000-step plan.
+bool lower_or_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool letter_or_digit(char c) { return letter(c) || (c >= '0' && c <= '9'); }
+
+// True when `s` is one `first` character followed by any number of `rest` ones.
+template <class First, class Rest>
+bool is_word(const std::string& s, First first, Rest rest) {
+  return !s.empty() && first(s[0]) && std::all_of(s.begin() + 1, s.end(), rest);
+}
+
+bool plan_name(const std::string& s) {  // [a-z0-9][a-z0-9._-]*
+  return is_word(s, lower_or_digit,
+              [](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+}
+bool var_name(const std::string& s) {  // [A-Za-z_][A-Za-z0-9_-]*, vars and secrets
+  return is_word(s, [](char c) { return letter(c) || c == '_'; },
+              [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
+}
+bool host_name(const std::string& s) {  // [A-Za-z0-9][A-Za-z0-9._-]*
+  return is_word(s, letter_or_digit,
+              [](char c) { return letter_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+}
+bool step_id(const std::string& s) {  // [A-Za-z0-9][A-Za-z0-9_-]*
+  return is_word(s, letter_or_digit, [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
+}
+bool host_key_policy(const std::string& s) {  // strict|accept-new|SHA256:[A-Za-z0-9+/=]+
+  if (s == "strict" || s == "accept-new") return true;
+  const std::string prefix = "SHA256:";
+  return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
+         std::all_of(s.begin() + prefix.size(), s.end(),
+                     [](char c) { return letter_or_digit(c) || c == '+' || c == '/' || c == '='; });
 }
 
 bool exactly_one_secret_ref(const json& v) {
@@ -96,25 +131,23 @@ class Checker {
     if (doc_.contains("version") && doc_["version"].is_number_integer() && doc_["version"] != 1)
       sink_.at("/version", "unsupported plan format version " + doc_["version"].dump() +
                                ": this cutover reads version 1");
-    static const std::regex kName("[a-z0-9][a-z0-9._-]*");
     if (doc_.contains("name") && doc_["name"].is_string() &&
-        !std::regex_match(doc_["name"].get<std::string>(), kName))
+        !plan_name(doc_["name"].get<std::string>()))
       sink_.at("/name", "'" + doc_["name"].get<std::string>() +
                             "' is not a valid plan name: use lowercase letters, digits, '.', "
                             "'_' and '-', starting with a letter or digit");
   }
 
-  void check_names(const std::string& key, const std::string& noun, const std::regex& re,
-                   const std::string& allowed) {
+  void check_names(const std::string& key, const std::string& noun,
+                   bool (*valid)(const std::string&), const std::string& allowed) {
     for (const auto& k : keys_of(section(doc_, key.c_str())))
-      if (!std::regex_match(k, re))
+      if (!valid(k))
         sink_.at_key("/" + key + "/" + pointer_token(k),
                      noun + " name '" + k + "' may only hold " + allowed);
   }
 
   void check_vars() {
-    static const std::regex kVar("[A-Za-z_][A-Za-z0-9_-]*");
-    check_names("vars", "var", kVar, "letters, digits, '_' and '-', not starting with a digit");
+    check_names("vars", "var", var_name, "letters, digits, '_' and '-', not starting with a digit");
     const json& vars = section(doc_, "vars");
     for (auto it = vars.begin(); it != vars.end(); ++it)
       check_refs(it.value(), "/vars/" + pointer_token(it.key()), RefContext{"vars"});
@@ -176,8 +209,7 @@ class Checker {
   }
 
   void check_secrets() {
-    static const std::regex kSecret("[A-Za-z_][A-Za-z0-9_-]*");
-    check_names("secrets", "secret", kSecret,
+    check_names("secrets", "secret", var_name,
                 "letters, digits, '_' and '-', not starting with a digit");
     const json& secrets = section(doc_, "secrets");
     for (auto it = secrets.begin(); it != secrets.end(); ++it) {
@@ -189,9 +221,7 @@ class Checker {
   }
 
   void check_hosts() {
-    static const std::regex kHost("[A-Za-z0-9][A-Za-z0-9._-]*");
-    check_names("hosts", "host", kHost, "letters, digits, '.', '_' and '-'");
-    static const std::regex kHostKey("strict|accept-new|SHA256:[A-Za-z0-9+/=]+");
+    check_names("hosts", "host", host_name, "letters, digits, '.', '_' and '-'");
     const json& hosts = section(doc_, "hosts");
     for (auto it = hosts.begin(); it != hosts.end(); ++it) {
       if (!it->is_object()) continue;
@@ -203,14 +233,17 @@ class Checker {
                                            "' is a secret: write it as ${secrets.NAME}, not as "
                                            "literal text");
       if (it->contains("host_key") && (*it)["host_key"].is_string() &&
-          !std::regex_match((*it)["host_key"].get<std::string>(), kHostKey))
+          !host_key_policy((*it)["host_key"].get<std::string>()))
         sink_.at(base + "/host_key", "host_key must be strict, accept-new or SHA256:<fingerprint>");
     }
   }
 
-  void check_duration(const std::string& pointer) {
-    const json* v = find(pointer);
-    if (!v) return;
+  // parent[key] (at `base` + "/" + key), when there is one.
+  void check_duration(const json& parent, const char* key, const std::string& base) {
+    auto it = parent.find(key);
+    if (it == parent.end()) return;
+    const json* v = &*it;
+    const std::string pointer = base + "/" + key;
     if (v->is_number_integer()) {
       if (v->get<long long>() < 0) sink_.at(pointer, "a duration must not be negative");
       return;
@@ -229,15 +262,14 @@ class Checker {
   }
 
   void check_defaults() {
-    check_duration("/defaults/timeout");
-    check_duration("/defaults/retry_delay");
+    check_duration(section(doc_, "defaults"), "timeout", "/defaults");
+    check_duration(section(doc_, "defaults"), "retry_delay", "/defaults");
   }
 
   void check_steps() {
     const json& steps = section(doc_, "steps", true);
     std::vector<std::string> known;
     for (const auto& t : steps::registry()) known.push_back(t.name);
-    static const std::regex kId("[A-Za-z0-9][A-Za-z0-9_-]*");
     std::map<std::string, size_t> first;
     for (size_t i = 0; i < steps.size(); ++i) {
       const json& s = steps[i];
@@ -250,13 +282,13 @@ class Checker {
           sink_.at(base + "/id", "duplicate step id '" + id + "' (first used by steps[" +
                                      std::to_string(it->second) + "] at line " +
                                      std::to_string(sink_.loc_of("/steps/" + std::to_string(it->second) + "/id").line) + ")");
-        else if (!std::regex_match(id, kId))
+        else if (!step_id(id))
           sink_.at(base + "/id", "step id '" + id +
                                      "' may only hold letters, digits, '_' and '-' (it is used "
                                      "in ${steps.ID.outputs.KEY})");
       }
-      check_duration(base + "/timeout");
-      check_duration(base + "/retry_delay");
+      check_duration(s, "timeout", base);
+      check_duration(s, "retry_delay", base);
       if (s.contains("with")) check_refs(s["with"], base + "/with", RefContext{"step", long(i)});
       if (s.contains("description"))
         check_refs(s["description"], base + "/description", RefContext{"step", long(i)});
@@ -313,7 +345,8 @@ class Checker {
   }
 
   void check_params(const json& s, const std::string& base, const StepType& type) {
-    const json with = s.contains("with") && s["with"].is_object() ? s["with"] : json::object();
+    static const json kNoParams = json::object();
+    const json& with = s.contains("with") && s["with"].is_object() ? s["with"] : kNoParams;
     // An invalid rollback value is reported by the schema; judge only auto (or none given).
     bool rollback_auto = s.value("rollback", json("auto")) == "auto";
     if (!type.undo_param.empty() && !with.contains(type.undo_param) && rollback_auto)
@@ -338,10 +371,11 @@ class Checker {
                                       "literal text");
     }
     if (type.params_schema.empty() || (s.contains("with") && !s["with"].is_object())) return;
-    json view = schema_view(with, base + "/with", unknown);
+    // Most steps reference nothing: then the schema judges `with` itself, without a copy.
+    json view = has_reference(with) ? schema_view(with, base + "/with", unknown) : json();
     std::vector<SchemaError> errors;
     try {
-      errors = validate_schema(view, type.params_schema, base + "/with");
+      errors = validate_schema(view.is_null() ? with : view, type.params_schema, base + "/with");
     } catch (const Error& e) {
       auto plugin = plugin_paths_.find(type.name);
       if (plugin != plugin_paths_.end())
@@ -363,10 +397,30 @@ class Checker {
         sink_.at(e.pointer, e.message);
     }
     auto parsed = params_schemas_.find(type.name);
-    if (parsed == params_schemas_.end())
-      parsed = params_schemas_.emplace(type.name, json::parse(type.params_schema, nullptr, false))
-                   .first;
-    check_formats(with, parsed->second, base + "/with");
+    if (parsed == params_schemas_.end()) {
+      json schema = json::parse(type.params_schema, nullptr, false);
+      if (!has_key(schema, "format")) schema = nullptr;  // nothing for check_formats to judge
+      parsed = params_schemas_.emplace(type.name, std::move(schema)).first;
+    }
+    if (!parsed->second.is_null()) check_formats(with, parsed->second, base + "/with");
+  }
+
+  // True when an object somewhere in `v` has the key `key`.
+  static bool has_key(const json& v, const char* key) {
+    if (v.is_object() && v.contains(key)) return true;
+    if (v.is_structured())
+      for (const auto& c : v)
+        if (has_key(c, key)) return true;
+    return false;
+  }
+
+  // True when a string somewhere in `v` holds "${" (a reference, or an escaped "$${").
+  static bool has_reference(const json& v) {
+    if (v.is_string()) return v.get_ref<const std::string&>().find("${") != std::string::npos;
+    if (v.is_structured())
+      for (const auto& c : v)
+        if (has_reference(c)) return true;
+    return false;
   }
 
   // `with` as the schema should see it: references to vars (and env, plan) resolved now,
@@ -480,13 +534,6 @@ class Checker {
     }
   }
 
-  // Without exceptions: most optional keys are absent, and a throw per key per step was a
-  // measurable part of loading a long plan.
-  const json* find(const std::string& pointer) const {
-    json::json_pointer p(pointer);
-    return doc_.contains(p) ? &doc_[p] : nullptr;
-  }
-
   const json& doc_;
   std::string plan_dir_;
   std::string profile_;
@@ -495,7 +542,8 @@ class Checker {
   std::vector<std::string> vars_, secrets_, hosts_;
   std::map<std::string, std::vector<std::string>> profile_vars_;
   std::map<std::string, size_t> step_index_;
-  std::map<std::string, json> params_schemas_;  // type name -> parsed params_schema
+  // type name -> parsed params_schema; null when it has no "format" (or does not parse)
+  std::map<std::string, json> params_schemas_;
   struct PluginType {
     std::unique_ptr<StepType> type;  // null when its `schema` call failed
     std::string error;

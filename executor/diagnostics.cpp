@@ -35,6 +35,7 @@ bool under(const std::string& p, const std::string& prefix) {
 }  // namespace
 
 std::string pointer_token(const std::string& key) {
+  if (key.find_first_of("~/") == std::string::npos) return key;  // nearly every key
   return util::replace_all(util::replace_all(key, "~", "~0"), "/", "~1");
 }
 

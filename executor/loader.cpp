@@ -159,14 +159,18 @@ const json& section(const json& doc, const char* key, bool array = false) {
   return array ? kArray : kObject;
 }
 
-Plan build(const json& doc, const SourceMap& map, Plan plan) {
+// Consumes `doc` and `map`: the steps' `with` and the locations move into the plan.
+Plan build(json& doc, SourceMap& map, Plan plan) {
   plan.version = doc.value("version", 1);
   plan.name = str(doc, "name");
   plan.description = str(doc, "description");
   plan.vars = section(doc, "vars");
   // Locations in the plan file only (file 0): vars files have their own lines.
-  for (auto& [ptr, origin] : map.values)
-    if (origin.file == 0) plan.locations.emplace_hint(plan.locations.end(), ptr, origin.loc);
+  while (!map.values.empty()) {
+    auto entry = map.values.extract(map.values.begin());
+    if (entry.mapped().file == 0)
+      plan.locations.emplace_hint(plan.locations.end(), std::move(entry.key()), entry.mapped().loc);
+  }
   auto loc = [&](const std::string& ptr) {
     auto it = plan.locations.find(ptr);
     return it == plan.locations.end() ? SourceLoc{} : it->second;
@@ -196,15 +200,17 @@ Plan build(const json& doc, const SourceMap& map, Plan plan) {
   plan.default_retries = defaults.value("retries", 0);
   plan.default_retry_delay =
       duration_of(defaults.value("retry_delay", json()), plan.default_retry_delay);
-  const json& steps = section(doc, "steps", true);
+  json no_steps = json::array();
+  json& steps = doc.contains("steps") && doc["steps"].is_array() ? doc["steps"] : no_steps;
+  plan.steps.reserve(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
-    const json& s = steps[i];
+    json& s = steps[i];
     StepSpec step;
     step.id = str(s, "id");
     step.type = str(s, "type");
     step.on = str(s, "on");
     step.description = str(s, "description");
-    if (s.contains("with") && s["with"].is_object()) step.with = s["with"];
+    if (s.contains("with") && s["with"].is_object()) step.with = std::move(s["with"]);
     // Always set: the step's own timeout, else the plan default (never "no timeout").
     step.timeout = duration_of(s.value("timeout", json()), plan.default_timeout);
     step.retries = s.value("retries", plan.default_retries);

@@ -1,5 +1,6 @@
 #include "executor/template.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "util/strings.h"
@@ -10,6 +11,12 @@ bool split_template(const std::string& s, std::vector<Piece>& out, std::string& 
   std::string lit;
   size_t i = 0;
   while (i < s.size()) {
+    if (s[i] != '$') {  // a run of plain text, copied at once
+      size_t next = std::min(s.find('$', i), s.size());
+      lit.append(s, i, next - i);
+      i = next;
+      continue;
+    }
     if (s.compare(i, 3, "$${") == 0) {
       lit += "${";
       i += 3;

@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <limits>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 #include "executor/load_internal.h"
@@ -54,14 +53,61 @@ json parse_integer(bool negative, const std::string& digits, int base) {
   return -static_cast<double>(u);
 }
 
+// The YAML 1.2 core schema's patterns, matched by hand: std::regex compiled them on every
+// load (every plan has `version: 1`) for more than the rest of typing a long plan costs.
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_octal(char c) { return c >= '0' && c <= '7'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_sign(char c) { return c == '-' || c == '+'; }
+
+// The end of the run of `is` characters in `v` from `i`.
+size_t run_end(const std::string& v, size_t i, bool (*is)(char)) {
+  while (i < v.size() && is(v[i])) ++i;
+  return i;
+}
+
+// `prefix` followed by one or more `is` characters.
+bool prefixed(const std::string& v, const char* prefix, bool (*is)(char)) {
+  size_t n = std::char_traits<char>::length(prefix);
+  return v.size() > n && v.compare(0, n, prefix) == 0 && run_end(v, n, is) == v.size();
+}
+
+bool core_int(const std::string& v) {  // [-+]?[0-9]+
+  size_t i = !v.empty() && is_sign(v[0]) ? 1 : 0;
+  return v.size() > i && run_end(v, i, is_digit) == v.size();
+}
+
+bool core_float(const std::string& v) {  // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+  size_t i = !v.empty() && is_sign(v[0]) ? 1 : 0;
+  if (i < v.size() && v[i] == '.') {
+    size_t end = run_end(v, i + 1, is_digit);
+    if (end == i + 1) return false;
+    i = end;
+  } else {
+    size_t end = run_end(v, i, is_digit);
+    if (end == i) return false;
+    i = end;
+    if (i < v.size() && v[i] == '.') i = run_end(v, i + 1, is_digit);
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && is_sign(v[i])) ++i;
+    size_t end = run_end(v, i, is_digit);
+    if (end == i) return false;
+    i = end;
+  }
+  return i == v.size();
+}
+
+bool core_inf(const std::string& v) {  // [-+]?\.(inf|Inf|INF)
+  std::string rest = !v.empty() && is_sign(v[0]) ? v.substr(1) : v;
+  return rest == ".inf" || rest == ".Inf" || rest == ".INF";
+}
+
+bool core_nan(const std::string& v) { return v == ".nan" || v == ".NaN" || v == ".NAN"; }
+
 // YAML 1.2 core schema resolution of a plain scalar; nullopt = a string.
 std::optional<json> resolve_core(const std::string& v) {
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kOct("0o[0-7]+");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  static const std::regex kInf("[-+]?\\.(inf|Inf|INF)");
-  static const std::regex kNan("\\.(nan|NaN|NAN)");
   if (is_null_text(v)) return json(nullptr);
   if (v == "true" || v == "True" || v == "TRUE") return json(true);
   if (v == "false" || v == "False" || v == "FALSE") return json(false);
@@ -69,18 +115,18 @@ std::optional<json> resolve_core(const std::string& v) {
   char c = v[0];
   if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.'))
     return std::nullopt;
-  if (std::regex_match(v, kInt)) {
+  if (core_int(v)) {
     bool neg = v[0] == '-';
     size_t skip = (v[0] == '-' || v[0] == '+') ? 1 : 0;
     return parse_integer(neg, v.substr(skip), 10);
   }
-  if (std::regex_match(v, kOct)) return parse_integer(false, v.substr(2), 8);
-  if (std::regex_match(v, kHex)) return parse_integer(false, v.substr(2), 16);
-  if (std::regex_match(v, kFloat)) return json(std::strtod(v.c_str(), nullptr));
-  if (std::regex_match(v, kInf))
+  if (prefixed(v, "0o", is_octal)) return parse_integer(false, v.substr(2), 8);
+  if (prefixed(v, "0x", is_hex)) return parse_integer(false, v.substr(2), 16);
+  if (core_float(v)) return json(std::strtod(v.c_str(), nullptr));
+  if (core_inf(v))
     return json(v[0] == '-' ? -std::numeric_limits<double>::infinity()
                             : std::numeric_limits<double>::infinity());
-  if (std::regex_match(v, kNan)) return json(std::numeric_limits<double>::quiet_NaN());
+  if (core_nan(v)) return json(std::numeric_limits<double>::quiet_NaN());
   return std::nullopt;
 }
 
@@ -152,6 +198,7 @@ class Builder : public YAML::EventHandler {
     bool is_map = false;
     enum { want_key, have_key, discard_value } state = want_key;
     std::string key;
+    std::string key_pointer;  // pointer + "/" + key, made by take_key for put
     size_t next_index = 0;
   };
 
@@ -190,6 +237,7 @@ class Builder : public YAML::EventHandler {
     }
     doc_.map.keys[ptr] = Origin{0, to_loc(mark)};
     f.key = key;
+    f.key_pointer = std::move(ptr);
     f.state = Frame::have_key;
   }
 
@@ -231,7 +279,7 @@ class Builder : public YAML::EventHandler {
           f.state = Frame::want_key;
           return nullptr;
         }
-        ptr = f.pointer + "/" + pointer_token(f.key);
+        ptr = std::move(f.key_pointer);
         placed = &((*f.node)[f.key] = std::move(value));
         f.state = Frame::want_key;
       } else {
