@@ -84,11 +84,14 @@ std::string target_path(Context& ctx, const std::string& path) {
   return util::join_path(ctx.run.plan_dir.empty() ? "." : ctx.run.plan_dir, rel);
 }
 
-std::string follow_symlinks(hosts::Host& host, const std::string& path) {
+std::string follow_symlinks(hosts::Host& host, const std::string& path, hosts::FileInfo* info) {
   std::string p = path;
   for (int hops = 0; hops < 40; ++hops) {
     hosts::FileInfo fi = host.stat(p);
-    if (!fi.is_symlink) return p;
+    if (!fi.is_symlink) {
+      if (info) *info = std::move(fi);
+      return p;
+    }
     const std::string& t = fi.link_target;
     p = (!t.empty() && t[0] == '/') ? t : util::dirname(p) + "/" + t;
   }
@@ -113,9 +116,10 @@ void require_parent_dir(hosts::Host& host, const std::string& path, const std::s
   if (!fi.is_dir) throw Error(type + ": " + dir + " is not a folder (on " + host.name() + ")");
 }
 
-CurrentFile read_current(hosts::Host& host, const std::string& path, const std::string& type) {
+CurrentFile read_current(hosts::Host& host, const std::string& path, const std::string& type,
+                         const hosts::FileInfo* known) {
   CurrentFile cur;
-  hosts::FileInfo fi = host.stat(path);
+  hosts::FileInfo fi = known ? *known : host.stat(path);
   if (!fi.exists) return cur;
   if (!fi.is_regular)
     throw Error(type + ": " + path + " is " + kind_of(fi) + " (on " + host.name() + ")");

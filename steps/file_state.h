@@ -44,8 +44,10 @@ uint32_t parse_mode(const json& value, const std::string& what);
 std::string target_path(Context& ctx, const std::string& path);
 
 /// Follows symlinks (up to 40) so that edits go to the file a link points at rather than
-/// replacing the link; returns `path` itself when it is not a link.
-std::string follow_symlinks(hosts::Host& host, const std::string& path);
+/// replacing the link; returns `path` itself when it is not a link. With `info`, also gives
+/// what the host said about the returned path (read_current can then skip asking again).
+std::string follow_symlinks(hosts::Host& host, const std::string& path,
+                            hosts::FileInfo* info = nullptr);
 
 /// True when the folder that would hold `path` exists on the host.
 bool parent_dir_exists(hosts::Host& host, const std::string& path);
@@ -62,8 +64,9 @@ struct CurrentFile {
 };
 
 /// Reads the file at `path` (absent is fine); throws Error naming the path when it is a
-/// folder or another non-regular file.
-CurrentFile read_current(hosts::Host& host, const std::string& path, const std::string& type);
+/// folder or another non-regular file. `known`: the path's stat, when the caller has it.
+CurrentFile read_current(hosts::Host& host, const std::string& path, const std::string& type,
+                         const hosts::FileInfo* known = nullptr);
 
 /// Captures the file's state for undo (see the header comment). Large contents go to the
 /// artifact store (durable before this returns). Throws Error for a non-regular file.

@@ -66,8 +66,9 @@ class FileWrite final : public Step {
   }
 
   Preview plan(Context& ctx) override {
-    std::string path = resolve(ctx);
-    CurrentFile cur = read_current(ctx.host, path, kType);
+    hosts::FileInfo info;
+    std::string path = resolve(ctx, &info);
+    CurrentFile cur = read_current(ctx.host, path, kType, &info);
     std::string want = desired(ctx);
     uint32_t mode = mode_ ? *mode_ : (cur.exists ? cur.mode : 0644);
     Preview p;
@@ -137,7 +138,9 @@ class FileWrite final : public Step {
 
   // Resolved afresh on every call: an earlier step (git.checkout switching a `current`
   // link) may change where the path leads between plan and apply.
-  std::string resolve(Context& ctx) { return follow_symlinks(ctx.host, target_path(ctx, path_)); }
+  std::string resolve(Context& ctx, hosts::FileInfo* info = nullptr) {
+    return follow_symlinks(ctx.host, target_path(ctx, path_), info);
+  }
 
   std::string desired(Context& ctx) {
     if (with_.contains("content") && !with_["content"].is_null()) {

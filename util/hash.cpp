@@ -17,9 +17,24 @@ struct Sha256::Impl {
   bool done = false;
 };
 
+namespace {
+
+// Fetched once: with EVP_sha256() every EVP_DigestInit_ex looks the implementation up again in
+// OpenSSL 3's provider store, which costs more than hashing a small file (a plan hashes one
+// per step).
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const kMd = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md ? md : EVP_sha256();
+  }();
+  return kMd;
+}
+
+}  // namespace
+
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr) != 1)
     throw Error("sha256: cannot initialise OpenSSL digest");
 }
 
