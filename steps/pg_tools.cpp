@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -121,7 +122,25 @@ util::ProcessResult run_tool(Context& ctx, const Dsn& dsn, util::ProcessSpec spe
   return r;
 }
 
+static int tool_major_uncached(const std::string& tool);
+
 int tool_major(const std::string& tool) {
+  // The client tools do not change while cutover runs: ask each once per process (a spawn
+  // costs tens of milliseconds on a busy machine, and dump and restore each ask).
+  static std::mutex mu;
+  static std::map<std::string, int> known;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = known.find(tool);
+    if (it != known.end()) return it->second;
+  }
+  int major = tool_major_uncached(tool);
+  std::lock_guard<std::mutex> lock(mu);
+  known[tool] = major;
+  return major;
+}
+
+static int tool_major_uncached(const std::string& tool) {
   util::ProcessSpec spec;
   spec.argv = {tool, "--version"};
   spec.deadline = util::Deadline::after(std::chrono::seconds(20));
