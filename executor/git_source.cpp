@@ -1,12 +1,12 @@
 #include "executor/git_source.h"
 
+#include <dlfcn.h>
 #include <git2.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <system_error>
 
 #include "util/error.h"
@@ -18,46 +18,98 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// libgit2 is opened on first use rather than linked: with the libraries it brings (mbedTLS,
+// http-parser, PCRE2: six shared objects) it cost every cutover command ~50 page faults and
+// its relocations at start-up, and only a plan inside a repository needs it (SPEC §9:
+// `cutover plan` of 1,000 steps within 100 ms). CUTOVER_LIBGIT2_SONAME is the library the
+// build compiled against (CMakeLists.txt).
+#define CUTOVER_LIBGIT2_FUNCTIONS(X) \
+  X(blob_rawcontent) \
+  X(blob_rawsize) \
+  X(commit_tree) \
+  X(error_last) \
+  X(libgit2_init) \
+  X(libgit2_opts) \
+  X(object_free) \
+  X(object_id) \
+  X(oid_equal) \
+  X(oid_tostr) \
+  X(reference_free) \
+  X(reference_lookup) \
+  X(reference_name_to_id) \
+  X(reference_peel) \
+  X(repository_free) \
+  X(repository_is_bare) \
+  X(repository_open_ext) \
+  X(repository_workdir) \
+  X(revparse_single) \
+  X(status_file) \
+  X(strarray_dispose) \
+  X(tag_list) \
+  X(tree_entry_bypath) \
+  X(tree_entry_filemode) \
+  X(tree_entry_free) \
+  X(tree_entry_to_object) \
+  X(tree_entry_type) \
+  X(tree_free)
+
+struct LibGit2 {
+#define CUTOVER_LIBGIT2_POINTER(name) decltype(&::git_##name) name = nullptr;
+  CUTOVER_LIBGIT2_FUNCTIONS(CUTOVER_LIBGIT2_POINTER)
+#undef CUTOVER_LIBGIT2_POINTER
+};
+
+// The loaded and initialised library; throws Error when it cannot be loaded (and tries again
+// on the next call).
+const LibGit2& git() {
+  static const LibGit2 kLib = [] {
+    void* handle = ::dlopen(CUTOVER_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) throw Error(std::string("cannot load libgit2: ") + ::dlerror());
+    LibGit2 lib;
+#define CUTOVER_LIBGIT2_RESOLVE(name)                                                   \
+  lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, "git_" #name));       \
+  if (!lib.name) throw Error("cannot load libgit2: " CUTOVER_LIBGIT2_SONAME " has no git_" #name);
+    CUTOVER_LIBGIT2_FUNCTIONS(CUTOVER_LIBGIT2_RESOLVE)
+#undef CUTOVER_LIBGIT2_RESOLVE
+    lib.libgit2_init();
+    // libgit2 1.5 refuses a repository owned by another user with a misleading
+    // "safe.directory" error. cutover only ever *reads* the repository the operator pointed
+    // it at (the plan's own), never runs hooks or filters from it, so the check protects
+    // nothing here and would only make `sudo cutover apply` fail on a deploy user's checkout.
+    lib.libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    return lib;
+  }();
+  return kLib;
+}
+
 struct RepoFree {
-  void operator()(git_repository* p) const { git_repository_free(p); }
+  void operator()(git_repository* p) const { git().repository_free(p); }
 };
 struct ObjectFree {
-  void operator()(git_object* p) const { git_object_free(p); }
+  void operator()(git_object* p) const { git().object_free(p); }
 };
 struct TreeFree {
-  void operator()(git_tree* p) const { git_tree_free(p); }
+  void operator()(git_tree* p) const { git().tree_free(p); }
 };
 struct EntryFree {
-  void operator()(git_tree_entry* p) const { git_tree_entry_free(p); }
+  void operator()(git_tree_entry* p) const { git().tree_entry_free(p); }
 };
 struct ReferenceFree {
-  void operator()(git_reference* p) const { git_reference_free(p); }
+  void operator()(git_reference* p) const { git().reference_free(p); }
 };
 using Repo = std::shared_ptr<git_repository>;
 using Object = std::unique_ptr<git_object, ObjectFree>;
 using Entry = std::unique_ptr<git_tree_entry, EntryFree>;
 using Reference = std::unique_ptr<git_reference, ReferenceFree>;
 
-void init_libgit2() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    git_libgit2_init();
-    // libgit2 1.5 refuses a repository owned by another user with a misleading
-    // "safe.directory" error. cutover only ever *reads* the repository the operator pointed
-    // it at (the plan's own), never runs hooks or filters from it, so the check protects
-    // nothing here and would only make `sudo cutover apply` fail on a deploy user's checkout.
-    git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-  });
-}
-
 std::string last_error() {
-  const git_error* e = git_error_last();
+  const git_error* e = git().error_last();
   return e && e->message ? e->message : "unknown libgit2 error";
 }
 
 std::string oid_hex(const git_oid* oid) {
   char buf[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(buf, sizeof buf, oid);
+  git().oid_tostr(buf, sizeof buf, oid);
   return buf;
 }
 
@@ -96,18 +148,17 @@ bool may_be_in_repo(const std::string& dir) {
 Repo discover(const std::string& plan_path) {
   std::string start = existing_dir(real_path(plan_path).parent_path());
   if (!may_be_in_repo(start)) return nullptr;
-  init_libgit2();
   git_repository* raw = nullptr;
-  int rc = git_repository_open_ext(&raw, start.c_str(), 0, nullptr);
+  int rc = git().repository_open_ext(&raw, start.c_str(), 0, nullptr);
   if (rc == GIT_ENOTFOUND) return nullptr;
   if (rc < 0) throw Error("cannot open the git repository holding " + plan_path + ": " + last_error());
   Repo repo(raw, RepoFree());
-  if (git_repository_is_bare(raw) || !git_repository_workdir(raw)) return nullptr;
+  if (git().repository_is_bare(raw) || !git().repository_workdir(raw)) return nullptr;
   return repo;
 }
 
 std::string workdir(git_repository* repo) {
-  std::string w = git_repository_workdir(repo);
+  std::string w = git().repository_workdir(repo);
   std::error_code ec;
   fs::path p = fs::canonical(w, ec);
   std::string out = ec ? fs::path(w).lexically_normal().string() : p.string();
@@ -126,9 +177,9 @@ std::string repo_relative(const std::string& work, const std::string& path) {
 std::vector<std::string> all_tags(git_repository* repo) {
   git_strarray names{};
   std::vector<std::string> out;
-  if (git_tag_list(&names, repo) < 0) return out;
+  if (git().tag_list(&names, repo) < 0) return out;
   for (size_t i = 0; i < names.count; ++i) out.emplace_back(names.strings[i]);
-  git_strarray_dispose(&names);
+  git().strarray_dispose(&names);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -138,12 +189,12 @@ std::vector<std::string> tags_at(git_repository* repo, const git_oid* commit) {
   std::vector<std::string> out;
   for (const auto& name : all_tags(repo)) {
     git_reference* raw = nullptr;
-    if (git_reference_lookup(&raw, repo, ("refs/tags/" + name).c_str()) < 0) continue;
+    if (git().reference_lookup(&raw, repo, ("refs/tags/" + name).c_str()) < 0) continue;
     Reference ref(raw);
     git_object* peeled = nullptr;
-    if (git_reference_peel(&peeled, raw, GIT_OBJECT_COMMIT) < 0) continue;  // a tag of a tree or blob
+    if (git().reference_peel(&peeled, raw, GIT_OBJECT_COMMIT) < 0) continue;  // a tag of a tree or blob
     Object obj(peeled);
-    if (git_oid_equal(git_object_id(peeled), commit)) out.push_back(name);
+    if (git().oid_equal(git().object_id(peeled), commit)) out.push_back(name);
   }
   return out;
 }
@@ -162,7 +213,7 @@ GitInfo git_info(const std::string& plan_path) {
   info.in_repo = true;
   info.repo = workdir(repo.get());
   git_oid head;
-  if (git_reference_name_to_id(&head, repo.get(), "HEAD") == 0) {
+  if (git().reference_name_to_id(&head, repo.get(), "HEAD") == 0) {
     info.commit = oid_hex(&head);
     info.tags = tags_at(repo.get(), &head);
   }
@@ -172,7 +223,7 @@ GitInfo git_info(const std::string& plan_path) {
     return info;
   }
   unsigned int flags = 0;
-  int rc = git_status_file(&flags, repo.get(), rel.c_str());
+  int rc = git().status_file(&flags, repo.get(), rel.c_str());
   // ENOTFOUND: neither in HEAD, the index nor the work tree; anything but CURRENT (ignored
   // included: an ignored file is not in HEAD either) differs from HEAD.
   info.dirty = rc != 0 || flags != GIT_STATUS_CURRENT;
@@ -187,7 +238,7 @@ GitRevision open_revision(const std::string& plan_path, const std::string& rev) 
   out.repo = workdir(repo.get());
 
   git_object* raw = nullptr;
-  int rc = git_revparse_single(&raw, repo.get(), (rev + "^{commit}").c_str());
+  int rc = git().revparse_single(&raw, repo.get(), (rev + "^{commit}").c_str());
   if (rc < 0) {
     std::string why = rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC
                           ? "no revision '" + rev + "' in " + out.repo
@@ -197,12 +248,12 @@ GitRevision open_revision(const std::string& plan_path, const std::string& rev) 
     throw Fatal(ExitCode::usage, why);
   }
   Object commit(raw);
-  const git_oid* id = git_object_id(raw);
+  const git_oid* id = git().object_id(raw);
   out.commit = oid_hex(id);
   out.tags = tags_at(repo.get(), id);
 
   git_tree* tree_raw = nullptr;
-  if (git_commit_tree(&tree_raw, reinterpret_cast<git_commit*>(raw)) < 0)
+  if (git().commit_tree(&tree_raw, reinterpret_cast<git_commit*>(raw)) < 0)
     throw Error("cannot read the tree of " + out.commit + " in " + out.repo + ": " + last_error());
   // The reader may outlive this call (the loader keeps it): it owns the repository and tree.
   std::shared_ptr<git_tree> tree(tree_raw, TreeFree());
@@ -213,21 +264,21 @@ GitRevision open_revision(const std::string& plan_path, const std::string& rev) 
     if (rel.empty())
       throw Error(path + " is outside the git work tree " + work + ", so it has no version at " + label);
     git_tree_entry* entry_raw = nullptr;
-    int rc = git_tree_entry_bypath(&entry_raw, tree.get(), rel.c_str());
+    int rc = git().tree_entry_bypath(&entry_raw, tree.get(), rel.c_str());
     if (rc == GIT_ENOTFOUND) throw Error(path + " does not exist at revision " + label);
     if (rc < 0) throw Error("cannot look up " + path + " at revision " + label + ": " + last_error());
     Entry entry(entry_raw);
-    if (git_tree_entry_type(entry_raw) != GIT_OBJECT_BLOB)
+    if (git().tree_entry_type(entry_raw) != GIT_OBJECT_BLOB)
       throw Error(path + " is not a file at revision " + label + " (a folder or submodule)");
-    if (git_tree_entry_filemode(entry_raw) == GIT_FILEMODE_LINK)
+    if (git().tree_entry_filemode(entry_raw) == GIT_FILEMODE_LINK)
       throw Error(path + " is a symlink at revision " + label + "; give the file it points to");
     git_object* blob_raw = nullptr;
-    if (git_tree_entry_to_object(&blob_raw, repo.get(), entry_raw) < 0)
+    if (git().tree_entry_to_object(&blob_raw, repo.get(), entry_raw) < 0)
       throw Error("cannot read " + path + " at revision " + label + ": " + last_error());
     Object blob(blob_raw);
     auto* b = reinterpret_cast<git_blob*>(blob_raw);
-    const char* data = static_cast<const char*>(git_blob_rawcontent(b));
-    return std::string(data, static_cast<size_t>(git_blob_rawsize(b)));
+    const char* data = static_cast<const char*>(git().blob_rawcontent(b));
+    return std::string(data, static_cast<size_t>(git().blob_rawsize(b)));
   };
   out.contains = [work](const std::string& path) { return !repo_relative(work, path).empty(); };
   return out;
