@@ -1,12 +1,13 @@
 #include "steps/http_client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
+#include <type_traits>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -14,6 +15,49 @@
 
 namespace cutover::steps {
 namespace {
+
+// libcurl is opened on first use rather than linked: with the libraries only it needs
+// (nghttp2, librtmp, libpsl, brotli) it cost every cutover command six shared objects to map
+// and relocate at start-up, and only http steps use it (SPEC §9: `cutover plan` of 1,000
+// steps within 100 ms). CUTOVER_LIBCURL_SONAME is the library the build compiled against
+// (CMakeLists.txt).
+struct LibCurl {
+  decltype(&::curl_global_init) global_init = nullptr;
+  decltype(&::curl_easy_init) easy_init = nullptr;
+  decltype(&::curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&::curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&::curl_easy_perform) easy_perform = nullptr;
+  decltype(&::curl_easy_getinfo) easy_getinfo = nullptr;
+  decltype(&::curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&::curl_slist_append) slist_append = nullptr;
+  decltype(&::curl_slist_free_all) slist_free_all = nullptr;
+};
+
+// The loaded and globally initialised library; throws Error when it cannot be loaded (and
+// tries again on the next call).
+const LibCurl& curl() {
+  static const LibCurl kLib = [] {
+    void* handle = ::dlopen(CUTOVER_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) throw Error(std::string("cannot load libcurl: ") + ::dlerror());
+    LibCurl lib;
+    auto resolve = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
+      if (!fn) throw Error(std::string("cannot load libcurl: " CUTOVER_LIBCURL_SONAME " has no ") + name);
+    };
+    resolve(lib.global_init, "curl_global_init");
+    resolve(lib.easy_init, "curl_easy_init");
+    resolve(lib.easy_cleanup, "curl_easy_cleanup");
+    resolve(lib.easy_setopt, "curl_easy_setopt");
+    resolve(lib.easy_perform, "curl_easy_perform");
+    resolve(lib.easy_getinfo, "curl_easy_getinfo");
+    resolve(lib.easy_strerror, "curl_easy_strerror");
+    resolve(lib.slist_append, "curl_slist_append");
+    resolve(lib.slist_free_all, "curl_slist_free_all");
+    lib.global_init(CURL_GLOBAL_DEFAULT);
+    return lib;
+  }();
+  return kLib;
+}
 
 struct Transfer {
   const HttpRequest* request;
@@ -63,17 +107,12 @@ std::string plan_duration(std::chrono::milliseconds d) {
   return util::format_duration(d);
 }
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct Easy {
-  CURL* h = curl_easy_init();
+  CURL* h = curl().easy_init();
   curl_slist* headers = nullptr;
   ~Easy() {
-    if (headers) curl_slist_free_all(headers);
-    if (h) curl_easy_cleanup(h);
+    if (headers) curl().slist_free_all(headers);
+    if (h) curl().easy_cleanup(h);
   }
 };
 
@@ -86,7 +125,6 @@ std::string upper(std::string s) {
 }  // namespace
 
 HttpResponse http_send(const HttpRequest& request) {
-  global_init();
   HttpResponse response;
   Transfer transfer{&request, &response};
   Easy easy;
@@ -98,47 +136,47 @@ HttpResponse http_send(const HttpRequest& request) {
   long long timeout_ms = std::max<long long>(1, request.deadline.remaining_ms(request.timeout.count()));
   const std::string method = upper(request.method.empty() ? "GET" : request.method);
 
-  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "cutover");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
-  if (!request.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, request.ca_file.c_str());
+  curl().easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl().easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl().easy_setopt(h, CURLOPT_USERAGENT, "cutover");
+  curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl().easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl().easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+  curl().easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl().easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl().easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
+  curl().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
+  curl().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
+  if (!request.ca_file.empty()) curl().easy_setopt(h, CURLOPT_CAINFO, request.ca_file.c_str());
 
   if (method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl().easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (method != "GET") {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
   if (!request.body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    if (method == "GET") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");
+    curl().easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    if (method == "GET") curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");
   }
   for (const auto& [name, value] : request.headers)
-    easy.headers = curl_slist_append(easy.headers, (name + ": " + value).c_str());
+    easy.headers = curl().slist_append(easy.headers, (name + ": " + value).c_str());
   // No "Expect: 100-continue" round trip for bodies.
-  easy.headers = curl_slist_append(easy.headers, "Expect:");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, easy.headers);
+  easy.headers = curl().slist_append(easy.headers, "Expect:");
+  curl().easy_setopt(h, CURLOPT_HTTPHEADER, easy.headers);
 
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = curl().easy_perform(h);
   if (rc == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     return response;
   }
   response.body.clear();
-  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  std::string detail = errbuf[0] ? errbuf : curl().easy_strerror(rc);
   switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
       response.failure = HttpResponse::Failure::interrupted;
@@ -158,7 +196,7 @@ HttpResponse http_send(const HttpRequest& request) {
     case CURLE_COULDNT_CONNECT: {
       // libcurl 7.88's text ("Couldn't connect to server") hides the reason: ask errno.
       long os_errno = 0;
-      curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+      curl().easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
       response.failure = HttpResponse::Failure::connect;
       if (os_errno == ECONNREFUSED || detail.find("refused") != std::string::npos)
         response.error = "connection refused";
