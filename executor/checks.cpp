@@ -57,18 +57,20 @@ bool is_word(const std::string& s, First first, Rest rest) {
 
 bool plan_name(const std::string& s) {  // [a-z0-9][a-z0-9._-]*
   return is_word(s, lower_or_digit,
-              [](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+                 [](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
 }
 bool var_name(const std::string& s) {  // [A-Za-z_][A-Za-z0-9_-]*, vars and secrets
-  return is_word(s, [](char c) { return letter(c) || c == '_'; },
-              [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
+  return is_word(
+      s, [](char c) { return letter(c) || c == '_'; },
+      [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
 }
 bool host_name(const std::string& s) {  // [A-Za-z0-9][A-Za-z0-9._-]*
   return is_word(s, letter_or_digit,
-              [](char c) { return letter_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+                 [](char c) { return letter_or_digit(c) || c == '.' || c == '_' || c == '-'; });
 }
 bool step_id(const std::string& s) {  // [A-Za-z0-9][A-Za-z0-9_-]*
-  return is_word(s, letter_or_digit, [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
+  return is_word(s, letter_or_digit,
+                 [](char c) { return letter_or_digit(c) || c == '_' || c == '-'; });
 }
 bool host_key_policy(const std::string& s) {  // strict|accept-new|SHA256:[A-Za-z0-9+/=]+
   if (s == "strict" || s == "accept-new") return true;

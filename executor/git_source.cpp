@@ -24,33 +24,33 @@ namespace {
 // `cutover plan` of 1,000 steps within 100 ms). CUTOVER_LIBGIT2_SONAME is the library the
 // build compiled against (CMakeLists.txt).
 #define CUTOVER_LIBGIT2_FUNCTIONS(X) \
-  X(blob_rawcontent) \
-  X(blob_rawsize) \
-  X(commit_tree) \
-  X(error_last) \
-  X(libgit2_init) \
-  X(libgit2_opts) \
-  X(object_free) \
-  X(object_id) \
-  X(oid_equal) \
-  X(oid_tostr) \
-  X(reference_free) \
-  X(reference_lookup) \
-  X(reference_name_to_id) \
-  X(reference_peel) \
-  X(repository_free) \
-  X(repository_is_bare) \
-  X(repository_open_ext) \
-  X(repository_workdir) \
-  X(revparse_single) \
-  X(status_file) \
-  X(strarray_dispose) \
-  X(tag_list) \
-  X(tree_entry_bypath) \
-  X(tree_entry_filemode) \
-  X(tree_entry_free) \
-  X(tree_entry_to_object) \
-  X(tree_entry_type) \
+  X(blob_rawcontent)                 \
+  X(blob_rawsize)                    \
+  X(commit_tree)                     \
+  X(error_last)                      \
+  X(libgit2_init)                    \
+  X(libgit2_opts)                    \
+  X(object_free)                     \
+  X(object_id)                       \
+  X(oid_equal)                       \
+  X(oid_tostr)                       \
+  X(reference_free)                  \
+  X(reference_lookup)                \
+  X(reference_name_to_id)            \
+  X(reference_peel)                  \
+  X(repository_free)                 \
+  X(repository_is_bare)              \
+  X(repository_open_ext)             \
+  X(repository_workdir)              \
+  X(revparse_single)                 \
+  X(status_file)                     \
+  X(strarray_dispose)                \
+  X(tag_list)                        \
+  X(tree_entry_bypath)               \
+  X(tree_entry_filemode)             \
+  X(tree_entry_free)                 \
+  X(tree_entry_to_object)            \
+  X(tree_entry_type)                 \
   X(tree_free)
 
 struct LibGit2 {
@@ -66,8 +66,8 @@ const LibGit2& git() {
     void* handle = ::dlopen(CUTOVER_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!handle) throw Error(std::string("cannot load libgit2: ") + ::dlerror());
     LibGit2 lib;
-#define CUTOVER_LIBGIT2_RESOLVE(name)                                                   \
-  lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, "git_" #name));       \
+#define CUTOVER_LIBGIT2_RESOLVE(name)                                             \
+  lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, "git_" #name)); \
   if (!lib.name) throw Error("cannot load libgit2: " CUTOVER_LIBGIT2_SONAME " has no git_" #name);
     CUTOVER_LIBGIT2_FUNCTIONS(CUTOVER_LIBGIT2_RESOLVE)
 #undef CUTOVER_LIBGIT2_RESOLVE
@@ -138,7 +138,8 @@ std::string existing_dir(fs::path p) {
 bool may_be_in_repo(const std::string& dir) {
   struct stat st {};
   for (fs::path p = dir;; p = p.parent_path()) {
-    if (::stat((p / ".git").c_str(), &st) == 0 || ::stat((p / "HEAD").c_str(), &st) == 0) return true;
+    if (::stat((p / ".git").c_str(), &st) == 0 || ::stat((p / "HEAD").c_str(), &st) == 0)
+      return true;
     if (p == p.parent_path()) return false;
   }
 }
@@ -192,7 +193,8 @@ std::vector<std::string> tags_at(git_repository* repo, const git_oid* commit) {
     if (git().reference_lookup(&raw, repo, ("refs/tags/" + name).c_str()) < 0) continue;
     Reference ref(raw);
     git_object* peeled = nullptr;
-    if (git().reference_peel(&peeled, raw, GIT_OBJECT_COMMIT) < 0) continue;  // a tag of a tree or blob
+    if (git().reference_peel(&peeled, raw, GIT_OBJECT_COMMIT) < 0)
+      continue;  // a tag of a tree or blob
     Object obj(peeled);
     if (git().oid_equal(git().object_id(peeled), commit)) out.push_back(name);
   }

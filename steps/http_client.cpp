@@ -42,7 +42,8 @@ const LibCurl& curl() {
     LibCurl lib;
     auto resolve = [&](auto& fn, const char* name) {
       fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
-      if (!fn) throw Error(std::string("cannot load libcurl: " CUTOVER_LIBCURL_SONAME " has no ") + name);
+      if (!fn)
+        throw Error(std::string("cannot load libcurl: " CUTOVER_LIBCURL_SONAME " has no ") + name);
     };
     resolve(lib.global_init, "curl_global_init");
     resolve(lib.easy_init, "curl_easy_init");
@@ -161,7 +162,8 @@ HttpResponse http_send(const HttpRequest& request) {
   }
   if (!request.body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     curl().easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-    curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
     if (method == "GET") curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");
   }
   for (const auto& [name, value] : request.headers)
