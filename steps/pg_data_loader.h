@@ -1,7 +1,8 @@
 // Parallel loading of a dump's data section. pg_restore loads each table over one connection,
-// and on a large table the server backend parsing that COPY is the bottleneck (one core). The
-// loader reads the data section as pg_restore prints it (`pg_restore --section=data -f -`) and
-// spreads the rows of every COPY over several connections, so several backends parse at once.
+// and on a large table of json, numeric or date/time values the server backend parsing that
+// COPY is the bottleneck (one core). The loader reads the data section as pg_restore prints it
+// (`pg_restore --section=data -f -`) and spreads the rows of such tables over several
+// connections, so several backends parse at once; other tables load over one connection.
 // Everything else in the data section (SET, setval, large objects) runs in order on the first
 // connection; session settings run on all of them.
 #pragma once
@@ -42,6 +43,7 @@ class DataLoader {
   void send(const char* data, size_t n);
   void end_copy();
   void check_cancel() const;
+  bool costly_to_parse(const std::string& table);
 
   std::vector<std::unique_ptr<Conn>> conns_;
   util::Deadline deadline_;
@@ -49,6 +51,7 @@ class DataLoader {
   std::string buf_;        // bytes not yet handled
   std::string stmt_;       // a statement spanning lines
   std::string table_;      // the table of the COPY in progress ("" outside a COPY)
+  size_t active_ = 1;      // connections loading the current table: the first active_
   size_t next_ = 0;        // round-robin position
   std::map<std::string, long long> rows_;
 };

@@ -85,7 +85,8 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
 TEST_CASE("the data loader takes its script in pieces of any size", "[pg][pgload]") {
   cluster().drop_db("ld_db");  // each SECTION runs the case from the top
   cluster().create_db("ld_db");
-  cluster().psql_script("ld_db", "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+  // t has a jsonb column: its rows are spread over both connections.
+  cluster().psql_script("ld_db", "CREATE TABLE public.t (id int PRIMARY KEY, v text, j jsonb);"
                                  "CREATE TABLE public.u (id int, v text);"
                                  "CREATE SEQUENCE public.s;");
   Dsn dsn = Dsn::parse(cluster().dsn("ld_db"), PgCluster::kPassword);
