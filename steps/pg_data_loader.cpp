@@ -161,26 +161,42 @@ void DataLoader::begin_copy(const std::string& sql) {
   }
 }
 
+namespace {
+
+// Column types whose text input costs the server real work: json, numeric, date/time, arrays,
+// ranges, network and geometric values.
+const char* kCostlyColumn =
+    "a.attnum > 0 AND NOT a.attisdropped AND (t.typcategory IN ('A', 'D', 'G', 'I', 'R') OR "
+    "t.typname IN ('numeric', 'json', 'jsonb', 'xml', 'tsvector', 'tsquery'))";
+
+}  // namespace
+
+// Spreading one table's rows over several backends pays when parsing them is the work. Rows of
+// integers and text are cheap to parse; there two backends only contend for extending the same
+// table and interleave its rows, so its indexes build from unsorted input (measured on
+// pgbench's accounts: slower both ways).
 bool DataLoader::costly_to_parse(const std::string& table) {
-  // Spreading one table's rows over several backends pays when parsing them is the work:
-  // json, numeric, date/time, arrays, ranges, network and geometric values. Rows of integers
-  // and text are cheap to parse; there two backends only contend for extending the same table
-  // and interleave its rows, so its indexes build from unsorted input (measured on pgbench's
-  // accounts: slower both ways).
   PGconn* pg = conns_[0]->pg;
   char* lit = PQescapeLiteral(pg, table.c_str(), table.size());
   if (!lit) return false;
   std::string sql =
       "SELECT count(*) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-      "WHERE a.attrelid = " + std::string(lit) + "::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped "
-      "AND (t.typcategory IN ('A', 'D', 'G', 'I', 'R') OR t.typname IN "
-      "('numeric', 'json', 'jsonb', 'xml', 'tsvector', 'tsquery'))";
+      "WHERE a.attrelid = " + std::string(lit) + "::pg_catalog.regclass AND " + kCostlyColumn;
   PQfreemem(lit);
   PGresult* r = PQexec(pg, sql.c_str());
   bool costly = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                 std::atoll(PQgetvalue(r, 0, 0)) > 0;
   PQclear(r);
   return costly;
+}
+
+bool DataLoader::would_spread(PgConn& target) {
+  std::string sql =
+      "SELECT count(*) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+      "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND " +
+      std::string(kCostlyColumn);
+  return std::stoll(target.exec(sql).first().value_or("0")) > 0;
 }
 
 void DataLoader::send(const char* data, size_t n) {

@@ -32,6 +32,10 @@ class DataLoader {
   /// The script has ended: throws Error if it stopped inside a COPY or a statement.
   void finish();
 
+  /// True if some table of the connected database has columns whose rows the loader would
+  /// spread over several connections (otherwise a plain pg_restore loads as fast).
+  static bool would_spread(PgConn& target);
+
   /// Rows loaded per table ("schema.table" as the dump names it), from the servers' COPY counts.
   const std::map<std::string, long long>& rows() const { return rows_; }
 

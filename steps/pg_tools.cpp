@@ -328,6 +328,19 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       return spec;
     };
     run_tool_with_artifact(ctx, target, section("pre-data"), id, "");
+    bool spread = false;
+    if (opts.jobs > 1) {
+      PgConn conn(target, ctx.deadline);
+      spread = DataLoader::would_spread(conn);
+    }
+    if (!spread) {
+      // Nothing to gain from several connections: one pg_restore loads the rows and builds
+      // the indexes, as fast as by hand.
+      util::ProcessSpec rest = section("data");
+      rest.argv.insert(rest.argv.end() - 2, "--section=post-data");
+      run_tool_with_artifact(ctx, target, rest, id, what);
+      return result;
+    }
     DataLoader loader(target, opts.jobs, ctx.deadline);
     std::exception_ptr failed;
     std::atomic<bool> cut{false};

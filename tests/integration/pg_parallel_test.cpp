@@ -136,3 +136,23 @@ TEST_CASE("the data loader takes its script in pieces of any size", "[pg][pgload
     CHECK_THROWS_WITH(loader.feed(meta.data(), meta.size()), Catch::Contains("unexpected psql command"));
   }
 }
+
+TEST_CASE("a dump of integer and text tables is restored by one pg_restore, exactly", "[pg][pgload]") {
+  StepHarness h;
+  cluster().create_db("plain_src");
+  cluster().psql_script("plain_src", R"SQL(
+CREATE TABLE a (id int PRIMARY KEY, v text NOT NULL);
+CREATE TABLE b (id bigint PRIMARY KEY, a_id int REFERENCES a (id), note varchar(20));
+INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+INSERT INTO b SELECT g, g % 20000 + 1, NULL FROM generate_series(1, 3000) g;
+CREATE INDEX b_a ON b (a_id);
+)SQL");
+  auto dump = h.make("pg.dump", params("plain_src", json::object()));
+  std::string id = dump->apply(h.ctx(), dump->checkpoint(h.ctx()))["artifact"];
+  auto restore = h.make("pg.restore", params("plain_dst", {{"artifact", id}, {"create_database", true}}));
+  json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
+  CHECK(out["rows"] == 23000);
+  CHECK(out["tables"] == 2);
+  CHECK(cluster().table_stats("plain_dst") == cluster().table_stats("plain_src"));
+  CHECK(cluster().schema_dump("plain_dst") == cluster().schema_dump("plain_src"));
+}
