@@ -66,6 +66,8 @@ class StoreWriter final : public ArtifactWriter {
     }
   }
 
+  void annotate(const std::string& key, const nlohmann::json& value) override { extra_[key] = value; }
+
   std::string commit() override {
     if (compression_ == Compression::zstd) {
       for (;;) {
@@ -84,10 +86,11 @@ class StoreWriter final : public ArtifactWriter {
     std::string dir = root_ + "/sha256/" + hex.substr(0, 2);
     util::make_dirs(dir, 0700);
     std::string final_path = dir + "/" + hex;
-    nlohmann::json meta = {{"kind", kind_},
-                           {"compression", compression_ == Compression::zstd ? "zstd" : "none"},
-                           {"raw_bytes", raw_},
-                           {"stored_bytes", stored_}};
+    nlohmann::json meta = extra_;
+    meta["kind"] = kind_;
+    meta["compression"] = compression_ == Compression::zstd ? "zstd" : "none";
+    meta["raw_bytes"] = raw_;
+    meta["stored_bytes"] = stored_;
     util::write_file_atomic(final_path + ".meta", meta.dump() + "\n", 0600);
     if (util::exists(final_path)) {
       // Same content already stored (content-addressed): keep the existing, immutable copy.
@@ -125,6 +128,7 @@ class StoreWriter final : public ArtifactWriter {
   }
 
   std::string root_, kind_, temp_, file_;
+  nlohmann::json extra_ = nlohmann::json::object();
   Compression compression_;
   int fd_ = -1;
   ZSTD_CCtx* cctx_ = nullptr;

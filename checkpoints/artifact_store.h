@@ -28,6 +28,9 @@ class ArtifactWriter {
   virtual uint64_t raw_bytes() const = 0;
   /// Bytes stored (after compression), valid after commit().
   virtual uint64_t stored_bytes() const = 0;
+  /// Adds a field to the meta sidecar written by commit() (what a reader may want to know
+  /// before reading the bytes, e.g. pg.dump's sizes).
+  virtual void annotate(const std::string& key, const nlohmann::json& value) = 0;
 };
 
 class ArtifactStore {

@@ -190,6 +190,16 @@ bool DataLoader::costly_to_parse(const std::string& table) {
   return costly;
 }
 
+uint64_t DataLoader::costly_bytes(PgConn& db) {
+  std::string sql =
+      "SELECT coalesce(sum(pg_catalog.pg_relation_size(c.oid)), 0) FROM pg_catalog.pg_class c "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
+      "n.nspname NOT IN ('pg_catalog', 'information_schema') AND EXISTS (SELECT 1 FROM "
+      "pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid WHERE "
+      "a.attrelid = c.oid AND " + std::string(kCostlyColumn) + ")";
+  return std::stoull(db.exec(sql).first().value_or("0"));
+}
+
 bool DataLoader::would_spread(PgConn& target) {
   std::string sql =
       "SELECT count(*) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "

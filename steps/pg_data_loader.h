@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +32,12 @@ class DataLoader {
   void feed(const char* data, size_t n);
   /// The script has ended: throws Error if it stopped inside a COPY or a statement.
   void finish();
+
+  /// Bytes on disk of the connected database's tables whose rows the loader would spread
+  /// (pg.dump records it in the artifact's meta as `costly_bytes`).
+  static uint64_t costly_bytes(PgConn& db);
+  /// Below this many costly bytes, one pg_restore is as fast as spreading the rows.
+  static constexpr uint64_t kSpreadMin = 64ull << 20;
 
   /// True if some table of the connected database has columns whose rows the loader would
   /// spread over several connections (otherwise a plain pg_restore loads as fast).

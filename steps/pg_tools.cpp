@@ -227,6 +227,11 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
     }
     util::remove_all(dir);
   } else {
+    if (opts.format == "custom") {
+      // Tells pg.restore, before it reads a byte, whether spreading rows will pay.
+      PgConn conn(dsn, ctx.deadline);
+      writer->annotate("costly_bytes", DataLoader::costly_bytes(conn));
+    }
     spec.argv.insert(spec.argv.end(), {"-d", dsn.conninfo()});
     spec.on_stdout = sink;
     run_tool(ctx, dsn, spec);
@@ -317,6 +322,18 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
     run_tool_with_artifact(ctx, target, spec, id, what);
     return result;
   }
+  const nlohmann::json meta = ctx.artifacts.meta(id);
+  const bool sized = meta.contains("costly_bytes") && meta["costly_bytes"].is_number_unsigned();
+  if (format == "custom" &&
+      (opts.jobs <= 1 || (sized && meta["costly_bytes"].get<uint64_t>() < DataLoader::kSpreadMin))) {
+    // Nothing to gain from several connections: one pg_restore, as by hand.
+    ctx.log("one pg_restore loads the rows: no big table of costly-to-parse columns");
+    util::ProcessSpec spec;
+    spec.argv = argv;
+    spec.argv.insert(spec.argv.end(), {"-d", target.conninfo()});
+    run_tool_with_artifact(ctx, target, spec, id, what);
+    return result;
+  }
   if (format == "custom") {
     // Schema first, then the rows over several connections, then indexes and constraints
     // (built once, over loaded tables). pg_restore reads only the archive's table of contents
@@ -328,8 +345,8 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       return spec;
     };
     run_tool_with_artifact(ctx, target, section("pre-data"), id, "");
-    bool spread = false;
-    if (opts.jobs > 1) {
+    bool spread = sized;  // and then at least kSpreadMin bytes, or we would not be here
+    if (!sized) {          // an artifact from before pg.dump recorded it
       PgConn conn(target, ctx.deadline);
       spread = DataLoader::would_spread(conn);
     }
@@ -341,6 +358,7 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       run_tool_with_artifact(ctx, target, rest, id, what);
       return result;
     }
+    ctx.log("loading rows over " + std::to_string(opts.jobs) + " connections");
     DataLoader loader(target, opts.jobs, ctx.deadline);
     std::exception_ptr failed;
     std::atomic<bool> cut{false};

@@ -10,6 +10,7 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 using cutover::steps::pg::DataLoader;
 using cutover::steps::pg::Dsn;
@@ -65,13 +66,31 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
   auto dump = h.make("pg.dump", params("aw_src", json::object()));
   std::string id = dump->apply(h.ctx(), dump->checkpoint(h.ctx()))["artifact"];
 
-  for (json extra : {json{{"jobs", 3}}, json{{"single_transaction", true}}}) {
-    std::string db = extra.contains("jobs") ? "aw_par" : "aw_one";
+  // pg.dump recorded how many bytes of costly-to-parse tables the database holds.
+  const std::string meta_path = h.artifacts().path(id) + ".meta";
+  const json meta = json::parse(cutover::util::read_file(meta_path));
+  REQUIRE(meta.at("costly_bytes").get<uint64_t>() > 0);
+  CHECK(meta.at("costly_bytes").get<uint64_t>() < DataLoader::kSpreadMin);
+
+  // aw_par: meta says the costly tables are big, so rows are spread over three connections;
+  // aw_old: no costly_bytes (an older artifact), so the loader asks the restored schema;
+  // aw_one: one pg_restore in one transaction; aw_small: one pg_restore, as the meta advises.
+  for (std::string db : {"aw_par", "aw_old", "aw_one", "aw_small"}) {
+    json m = meta;
+    if (db == "aw_par") m["costly_bytes"] = uint64_t{1} << 40;
+    if (db == "aw_old") m.erase("costly_bytes");
+    cutover::util::write_file_atomic(meta_path, m.dump(), 0600);
+    json extra = db == "aw_one" ? json{{"single_transaction", true}} : json{{"jobs", 3}};
     extra["artifact"] = id;
     extra["create_database"] = true;
     auto restore = h.make("pg.restore", params(db, extra));
+    size_t logged = h.log().size();
     json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
     INFO(db);
+    bool spread = false;
+    for (size_t i = logged; i < h.log().size(); ++i)
+      spread = spread || h.log()[i] == "loading rows over 3 connections";
+    CHECK(spread == (db == "aw_par" || db == "aw_old"));
     CHECK(out["rows"] == 6 + 59991 + 5000 + 700);
     CHECK(out["tables"] == 4);
     CHECK(cluster().table_stats(db) == cluster().table_stats("aw_src"));
