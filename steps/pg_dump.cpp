@@ -73,7 +73,7 @@ class PgDump final : public Step {
     uint64_t size = database_size(conn);
     ctx.log("pg_dump " + opts_.format + " of " + dsn_.display() + " (" + util::format_bytes(size) +
             " on disk)");
-    DumpResult r = dump_to_store(ctx, dsn_, opts_, size);
+    DumpResult r = dump_to_store(ctx, dsn_, conn, opts_, size);
     ctx.log("stored " + r.artifact + ": " + util::format_bytes(r.raw_bytes) + " dumped, " +
             util::format_bytes(r.stored_bytes) + " stored");
     return {{"artifact", r.artifact},

@@ -99,7 +99,7 @@ class PgRestore final : public Step {
     require_tool_version("pg_dump", v, dsn_);
     uint64_t size = database_size(conn);
     ctx.log("checkpoint: dumping " + dsn_.display() + " (" + util::format_bytes(size) + ")");
-    DumpResult r = dump_to_store(ctx, dsn_, DumpOptions{}, size);
+    DumpResult r = dump_to_store(ctx, dsn_, conn, DumpOptions{}, size);
     return {{"existed", true},
             {"database", dsn_.resource()},
             {"dump", r.artifact},

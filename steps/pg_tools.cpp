@@ -199,7 +199,7 @@ std::vector<std::string> dump_argv(const DumpOptions& o) {
   return argv;
 }
 
-DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
+DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpOptions& opts,
                          uint64_t total) {
   auto writer = ctx.artifacts.writer("pg.dump " + opts.format, checkpoints::Compression::zstd);
   const std::string what = "pg_dump " + dsn.display();
@@ -229,7 +229,6 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
   } else {
     if (opts.format == "custom") {
       // Tells pg.restore, before it reads a byte, whether spreading rows will pay.
-      PgConn conn(dsn, ctx.deadline);
       writer->annotate("costly_bytes", DataLoader::costly_bytes(conn));
     }
     spec.argv.insert(spec.argv.end(), {"-d", dsn.conninfo()});

@@ -56,8 +56,10 @@ std::vector<std::string> dump_argv(const DumpOptions& opts);
 
 /// Dumps `dsn` straight into the artifact store: pg_dump -Z0, zstd on the way in, sha256
 /// computed while writing (no second read). Reports progress against `total_estimate`.
-/// The artifact's meta kind is "pg.dump <format>". Throws Error on any tool failure.
-DumpResult dump_to_store(Context& ctx, const Dsn& dsn, const DumpOptions& opts,
+/// The artifact's meta kind is "pg.dump <format>"; custom dumps also record `costly_bytes`
+/// (DataLoader::costly_bytes, asked over `conn`, an open connection to `dsn`).
+/// Throws Error on any tool failure.
+DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpOptions& opts,
                          uint64_t total_estimate);
 
 /// Streams artifact `id` into `spec`'s stdin (held back one chunk until the stored bytes are
