@@ -314,21 +314,15 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
   }
   std::vector<std::string> argv = {"pg_restore", "--exit-on-error"};
   if (opts.no_owner) argv.insert(argv.end(), {"--no-owner", "--no-privileges"});
-  if (format == "custom" && opts.single_transaction) {
-    util::ProcessSpec spec;
-    spec.argv = argv;
-    spec.argv.insert(spec.argv.end(), {"--single-transaction", "-d", target.conninfo()});
-    run_tool_with_artifact(ctx, target, spec, id, what);
-    return result;
-  }
   const nlohmann::json meta = ctx.artifacts.meta(id);
   const bool sized = meta.contains("costly_bytes") && meta["costly_bytes"].is_number_unsigned();
-  if (format == "custom" &&
-      (opts.jobs <= 1 || (sized && meta["costly_bytes"].get<uint64_t>() < DataLoader::kSpreadMin))) {
-    // Nothing to gain from several connections: one pg_restore in one transaction (faster
-    // than by hand: the index builds need no commit-status lookups for rows of their own
-    // transaction; measured on pgbench's tables).
-    ctx.log("one pg_restore loads the rows: no big table of costly-to-parse columns");
+  const bool small = sized && meta["costly_bytes"].get<uint64_t>() < DataLoader::kSpreadMin;
+  if (format == "custom" && (opts.single_transaction || opts.jobs <= 1 || small)) {
+    // One pg_restore in one transaction: asked for, or nothing to gain from several
+    // connections (and faster than by hand then: the index builds need no commit-status
+    // lookups for rows of their own transaction; measured on pgbench's tables).
+    if (!opts.single_transaction)
+      ctx.log("one pg_restore loads the rows: no big table of costly-to-parse columns");
     util::ProcessSpec spec;
     spec.argv = argv;
     spec.argv.insert(spec.argv.end(), {"--single-transaction", "-d", target.conninfo()});
