@@ -22,7 +22,7 @@ const char* kSchema = R"JSON({
     "password": {"type": "string", "description": "Password, as ${secrets.NAME}; reaches pg_restore/pg_dump/psql only through PGPASSWORD in their environment."},
     "artifact": {"type": "string", "description": "The artifact to restore: the `artifact` output of a pg.dump step (${steps.ID.outputs.artifact})."},
     "mode": {"enum": ["replace", "merge"], "default": "replace", "description": "replace: the target ends up holding exactly what the dump holds. merge: every table of the dump is upserted into the target on its primary key (safe to re-run; nothing is deleted)."},
-    "jobs": {"type": "integer", "minimum": 1, "default": 2, "description": "replace mode: connections loading rows at once. A custom dump streams from the store: pg_restore creates the tables, the rows of each table are spread over `jobs` connections, then pg_restore builds indexes and constraints. A directory dump is unpacked and restored with pg_restore -j."},
+    "jobs": {"type": "integer", "minimum": 1, "default": 2, "description": "replace mode: connections loading rows at once. A custom dump streams from the store; when it holds 64 MiB or more of tables with json, numeric or date/time columns, pg_restore creates the tables, their rows are spread over `jobs` connections, then pg_restore builds indexes and constraints; otherwise one pg_restore --single-transaction does it all. A directory dump is unpacked and restored with pg_restore -j."},
     "single_transaction": {"type": "boolean", "default": false, "description": "replace mode: restore with one pg_restore --single-transaction from the store (one connection; slower on big tables). Not with jobs > 1."},
     "create_database": {"type": "boolean", "default": false, "description": "Create the target database when it does not exist (undo then drops it)."},
     "keys": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "merge: key columns for tables without a primary key, as {\"schema.table\": [col, ...]}."},
@@ -74,12 +74,8 @@ class PgRestore final : public Step {
     }
     if (mode_ == "replace") {
       p.summary = "replace " + target + " with " + art;
-      std::string flags = no_owner_ ? " --no-owner --no-privileges" : "";
       p.detail += "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then " +
-                  (single_ ? "pg_restore --single-transaction --exit-on-error" + flags + " from the store\n"
-                           : "pg_restore --section=pre-data" + flags + ", the rows over " +
-                                 std::to_string(jobs_) + " connections, pg_restore --section=post-data" +
-                                 flags + ", streamed from the store\n");
+                  describe_load(ctx) + "\n";
     } else {
       p.summary = "merge " + art + " into " + target + " (upsert on primary keys)";
       p.detail += "apply: load every table of the dump into temporary staging tables, then "
@@ -155,12 +151,34 @@ class PgRestore final : public Step {
     drop_database(*admin, dsn_.dbname());
     create_database(*admin, dsn_.dbname(), info);
     admin.reset();
-    RestoreOptions opts = options();
-    opts.single_transaction = false;  // the checkpoint dump is custom: load it in parallel
-    restore_into_db(ctx, dsn_, dump, opts);
+    restore_into_db(ctx, dsn_, dump, options());
   }
 
  private:
+  // The restore restore_into_db will run, as far as it is known before apply.
+  std::string describe_load(Context& ctx) {
+    const std::string flags = no_owner_ ? " --no-owner --no-privileges" : "";
+    const std::string one = "one pg_restore --single-transaction --exit-on-error" + flags + " from the store";
+    const std::string spread = "pg_restore --section=pre-data" + flags + ", the rows over " +
+                               std::to_string(jobs_) + " connections, pg_restore --section=post-data" +
+                               flags + ", streamed from the store";
+    json meta;
+    try {
+      if (ctx.artifacts.exists(artifact_)) meta = ctx.artifacts.meta(artifact_);
+    } catch (const Error&) {
+    }
+    switch (row_load(meta, options())) {
+      case RowLoad::one_pg_restore:
+        return one;
+      case RowLoad::spread:
+        return spread;
+      case RowLoad::ask_schema:
+        break;
+    }
+    return one + "; or, when the dump holds 64 MiB or more of tables with json, numeric or "
+                 "date/time columns: " + spread;
+  }
+
   std::string describe_artifact(Context& ctx) {
     try {
       if (!ctx.artifacts.exists(artifact_)) return "artifact " + artifact_ + " (known after apply)";

@@ -298,6 +298,14 @@ std::string artifact_format(Context& ctx, const std::string& id) {
               "pass the `artifact` output of a pg.dump step");
 }
 
+RowLoad row_load(const nlohmann::json& meta, const RestoreOptions& opts) {
+  if (opts.single_transaction || opts.jobs <= 1) return RowLoad::one_pg_restore;
+  if (!meta.contains("costly_bytes") || !meta["costly_bytes"].is_number_unsigned())
+    return RowLoad::ask_schema;
+  return meta["costly_bytes"].get<uint64_t>() < DataLoader::kSpreadMin ? RowLoad::one_pg_restore
+                                                                      : RowLoad::spread;
+}
+
 RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
                               const RestoreOptions& opts) {
   const std::string format = artifact_format(ctx, id);
@@ -314,10 +322,8 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
   }
   std::vector<std::string> argv = {"pg_restore", "--exit-on-error"};
   if (opts.no_owner) argv.insert(argv.end(), {"--no-owner", "--no-privileges"});
-  const nlohmann::json meta = ctx.artifacts.meta(id);
-  const bool sized = meta.contains("costly_bytes") && meta["costly_bytes"].is_number_unsigned();
-  const bool small = sized && meta["costly_bytes"].get<uint64_t>() < DataLoader::kSpreadMin;
-  if (format == "custom" && (opts.single_transaction || opts.jobs <= 1 || small)) {
+  const RowLoad load = format == "custom" ? row_load(ctx.artifacts.meta(id), opts) : RowLoad::spread;
+  if (format == "custom" && load == RowLoad::one_pg_restore) {
     // One pg_restore in one transaction: asked for, or nothing to gain from several
     // connections (and faster than by hand then: the index builds need no commit-status
     // lookups for rows of their own transaction; measured on pgbench's tables).
@@ -340,8 +346,8 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       return spec;
     };
     run_tool_with_artifact(ctx, target, section("pre-data"), id, "");
-    bool spread = sized;  // and then at least kSpreadMin bytes, or we would not be here
-    if (!sized) {          // an artifact from before pg.dump recorded it
+    bool spread = load == RowLoad::spread;
+    if (load == RowLoad::ask_schema) {
       PgConn conn(target, ctx.deadline);
       spread = DataLoader::would_spread(conn);
     }

@@ -79,6 +79,13 @@ struct RestoreOptions {
   bool no_owner = false;  // --no-owner --no-privileges
 };
 
+/// How restore_into_db will load a custom dump's rows, given the artifact's meta: one
+/// pg_restore (single_transaction, jobs 1, or under DataLoader::kSpreadMin costly bytes),
+/// spread over connections, or unknown until the restored schema is asked (meta without
+/// costly_bytes: an artifact from before pg.dump recorded it).
+enum class RowLoad { one_pg_restore, spread, ask_schema };
+RowLoad row_load(const nlohmann::json& meta, const RestoreOptions& opts);
+
 /// What restore_into_db loaded, when it knows (the parallel load counts rows as it goes).
 struct RestoreResult {
   bool counted = false;

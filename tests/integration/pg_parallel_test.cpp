@@ -84,9 +84,14 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
     extra["artifact"] = id;
     extra["create_database"] = true;
     auto restore = h.make("pg.restore", params(db, extra));
+    INFO(db);
+    // plan says which restore apply will run.
+    std::string planned = restore->plan(h.ctx()).detail;
+    if (db == "aw_par") CHECK_THAT(planned, Catch::Contains("the rows over 3 connections, pg_restore --section=post-data"));
+    else if (db == "aw_old") CHECK_THAT(planned, Catch::Contains("; or, when the dump holds 64 MiB or more"));
+    else CHECK_THAT(planned, Catch::Contains("then one pg_restore --single-transaction --exit-on-error from the store\n"));
     size_t logged = h.log().size();
     json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
-    INFO(db);
     bool spread = false;
     for (size_t i = logged; i < h.log().size(); ++i)
       spread = spread || h.log()[i] == "loading rows over 3 connections";
