@@ -78,7 +78,12 @@ PgCluster::PgCluster() {
   run_as_postgres(std::string(kBin) + "/pg_ctl -D " + util::shell_quote(data_) + " -l " +
                   util::shell_quote(dir_ + "/server.log") + " -w -t 60 start >/dev/null");
   started_ = true;
-  psql("postgres", std::string("CREATE ROLE app LOGIN CREATEDB PASSWORD '") + kPassword + "'");
+  // On stdin, not argv: tests that scan every process's argv for the password run alongside
+  // other test processes starting their own clusters.
+  must(run({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", data_, "-p", std::to_string(port_),
+            "-U", "postgres", "-d", "postgres", "-f", "-"},
+           std::string("CREATE ROLE app LOGIN CREATEDB PASSWORD '") + kPassword + "';\n"),
+       "psql CREATE ROLE");
 }
 
 PgCluster::~PgCluster() {
