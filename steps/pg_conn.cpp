@@ -2,9 +2,9 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <thread>
 
+#include "steps/pg_libpq.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -233,35 +233,30 @@ bool truthy(const std::optional<std::string>& value) {
   }
 }
 
-// Server notices ("table does not exist, skipping") are not errors: keep them off stderr.
-class QuietNotices final : public pqxx::errorhandler {
- public:
-  explicit QuietNotices(pqxx::connection_base& c) : pqxx::errorhandler(c) {}
-  bool operator()(const char[]) noexcept override { return false; }
-};
-
 struct PgConn::Impl {
-  explicit Impl(const std::string& conninfo) : conn(conninfo), quiet(conn) {}
-  pqxx::connection conn;
-  QuietNotices quiet;
+  PGconn* pg = nullptr;
+  ~Impl() {
+    if (pg) libpq().finish(pg);
+  }
 };
 
 namespace {
+
+// Server notices ("table does not exist, skipping") are not errors: keep them off stderr.
+void ignore_notice(void*, const char*) {}
 
 // Cancels the running statement on the server when the deadline passes or a signal
 // arrives; libpq's cancel request is safe to send from another thread.
 class CancelWatch {
  public:
-  CancelWatch(pqxx::connection& conn, const util::Deadline& deadline) {
-    thread_ = std::thread([this, &conn, deadline] {
+  CancelWatch(PGconn* conn, const util::Deadline& deadline) : cancel_(libpq().get_cancel(conn)) {
+    thread_ = std::thread([this, deadline] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!done_) {
         if (util::interrupted() || deadline.expired()) {
           fired_ = util::interrupted() ? "interrupted" : "timed out";
-          try {
-            conn.cancel_query();
-          } catch (...) {
-          }
+          char why[256];
+          if (cancel_) libpq().cancel(cancel_, why, sizeof why);
           return;
         }
         cv_.wait_for(lock, std::chrono::milliseconds(50));
@@ -275,6 +270,7 @@ class CancelWatch {
     }
     cv_.notify_all();
     thread_.join();
+    if (cancel_) libpq().free_cancel(cancel_);
   }
   /// "" when the watch did not fire, else "interrupted" / "timed out".
   std::string fired() {
@@ -283,6 +279,7 @@ class CancelWatch {
   }
 
  private:
+  PGcancel* cancel_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -290,99 +287,126 @@ class CancelWatch {
   std::thread thread_;
 };
 
-Result to_result(const pqxx::result& r) {
+Result to_result(const PGresult* r) {
+  const Libpq& pq = libpq();
   Result out;
-  for (pqxx::row::size_type c = 0; c < r.columns(); ++c) out.columns.push_back(r.column_name(c));
-  for (const auto& row : r) {
+  int columns = pq.nfields(r);
+  for (int c = 0; c < columns; ++c) out.columns.emplace_back(pq.fname(r, c));
+  int rows = pq.ntuples(r);
+  out.rows.reserve(static_cast<size_t>(rows));
+  for (int i = 0; i < rows; ++i) {
     Row values;
-    for (const auto& f : row) {
-      if (f.is_null()) values.emplace_back(std::nullopt);
-      else values.emplace_back(std::string(f.c_str(), f.size()));
+    values.reserve(static_cast<size_t>(columns));
+    for (int c = 0; c < columns; ++c) {
+      if (pq.getisnull(r, i, c)) values.emplace_back(std::nullopt);
+      else values.emplace_back(std::string(pq.getvalue(r, i, c), static_cast<size_t>(pq.getlength(r, i, c))));
     }
     out.rows.push_back(std::move(values));
   }
   return out;
 }
 
-// Runs `fn`, turning libpqxx exceptions into Error/Interrupted that name the database.
-template <typename Fn>
-auto guarded(pqxx::connection& conn, const util::Deadline& deadline, const Dsn& dsn, Fn fn) {
-  CancelWatch watch(conn, deadline);
-  try {
-    return fn();
-  } catch (const pqxx::sql_error& e) {
-    std::string why = watch.fired();
-    if (!why.empty()) throw Interrupted("statement on " + dsn.display() + " " + why);
-    std::string msg = util::trim(e.what());
-    throw Error("SQL failed on " + dsn.display() + ": " + msg +
-                (e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")"));
-  } catch (const pqxx::broken_connection& e) {
-    throw Error("lost the connection to " + dsn.display() + ": " + util::trim(e.what()));
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    std::string why = watch.fired();
-    if (!why.empty()) throw Interrupted("statement on " + dsn.display() + " " + why);
-    throw Error("PostgreSQL error on " + dsn.display() + ": " + util::trim(e.what()));
-  }
+// Runs `sql` (one or more statements; the result is the last one's). A failed statement
+// becomes Error naming the database and its SQLSTATE, or Interrupted when the watch
+// cancelled it; a dropped connection says so.
+Result run_sql(PGconn* conn, const Dsn& dsn, CancelWatch& watch, const std::string& sql) {
+  const Libpq& pq = libpq();
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r(pq.exec(conn, sql.c_str()), pq.clear);
+  ExecStatusType st = r ? pq.result_status(r.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+    return to_result(r.get());
+  std::string why = watch.fired();
+  if (!why.empty()) throw Interrupted("statement on " + dsn.display() + " " + why);
+  if (pq.status(conn) == CONNECTION_BAD)
+    throw Error("lost the connection to " + dsn.display() + ": " +
+                util::trim(pq.error_message(conn)));
+  if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+    throw Error("SQL on " + dsn.display() + " started a COPY with the client, which a step cannot serve",
+                "use COPY ... FROM/TO a server file, or pg.restore for data");
+  std::string msg = util::trim(r ? pq.result_error_message(r.get()) : pq.error_message(conn));
+  const char* state = r ? pq.result_error_field(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+  throw Error("SQL failed on " + dsn.display() + ": " + msg +
+              (state && *state ? std::string(" (SQLSTATE ") + state + ")" : std::string()));
+}
+
+// Ends an open transaction after a failure; a second error here would hide the first.
+void rollback_quietly(PGconn* conn) {
+  const Libpq& pq = libpq();
+  if (PGresult* r = pq.exec(conn, "ROLLBACK")) pq.clear(r);
 }
 
 }  // namespace
 
-PgConn::PgConn(const Dsn& dsn, util::Deadline deadline) : dsn_(dsn), deadline_(deadline) {
-  try {
-    impl_ = std::make_unique<Impl>(dsn.conninfo_with_password());
-  } catch (const std::exception& e) {
-    std::string msg = util::trim(e.what());
+PgConn::PgConn(const Dsn& dsn, util::Deadline deadline)
+    : impl_(std::make_unique<Impl>()), dsn_(dsn), deadline_(deadline) {
+  const Libpq& pq = libpq();
+  impl_->pg = pq.connectdb(dsn.conninfo_with_password().c_str());
+  if (!impl_->pg || pq.status(impl_->pg) != CONNECTION_OK) {
+    std::string msg = impl_->pg ? util::trim(pq.error_message(impl_->pg)) : "out of memory";
     if (!dsn.password_.empty()) msg = util::replace_all(msg, dsn.password_, "***");
     throw Error("cannot connect to " + dsn.display() + ": " + msg,
                 "check the DSN, that the server runs and accepts this user (pg_hba.conf), "
                 "and the password");
   }
+  pq.set_notice_processor(impl_->pg, ignore_notice, nullptr);
 }
 
 PgConn::~PgConn() = default;
 
 Result PgConn::exec(const std::string& sql) {
-  return guarded(impl_->conn, deadline_, dsn_, [&] {
-    pqxx::nontransaction tx(impl_->conn);
-    return to_result(tx.exec(sql));
-  });
+  CancelWatch watch(impl_->pg, deadline_);
+  return run_sql(impl_->pg, dsn_, watch, sql);
 }
 
 Result PgConn::query_readonly(const std::string& sql) {
-  return guarded(impl_->conn, deadline_, dsn_, [&] {
-    pqxx::read_transaction tx(impl_->conn);
-    Result r = to_result(tx.exec(sql));
-    tx.commit();
+  CancelWatch watch(impl_->pg, deadline_);
+  run_sql(impl_->pg, dsn_, watch, "BEGIN READ ONLY");
+  try {
+    Result r = run_sql(impl_->pg, dsn_, watch, sql);
+    run_sql(impl_->pg, dsn_, watch, "COMMIT");
     return r;
-  });
+  } catch (...) {
+    rollback_quietly(impl_->pg);
+    throw;
+  }
 }
 
 Result PgConn::exec_transaction(const std::string& sql, const std::string& verify,
                                 const std::function<std::string(const Result&)>& check) {
-  return guarded(impl_->conn, deadline_, dsn_, [&] {
-    pqxx::work tx(impl_->conn);
-    Result r = to_result(tx.exec(sql));
+  CancelWatch watch(impl_->pg, deadline_);
+  run_sql(impl_->pg, dsn_, watch, "BEGIN");
+  try {
+    Result r = run_sql(impl_->pg, dsn_, watch, sql);
     if (!verify.empty()) {
-      r = to_result(tx.exec(verify));
+      r = run_sql(impl_->pg, dsn_, watch, verify);
       std::string problem = check ? check(r) : std::string();
-      if (!problem.empty()) {
-        tx.abort();
-        throw Error(problem);
-      }
+      if (!problem.empty()) throw Error(problem);
     }
-    tx.commit();
+    run_sql(impl_->pg, dsn_, watch, "COMMIT");
     return r;
-  });
+  } catch (...) {
+    rollback_quietly(impl_->pg);
+    throw;
+  }
 }
 
-int PgConn::server_version_num() { return impl_->conn.server_version(); }
+int PgConn::server_version_num() { return libpq().server_version(impl_->pg); }
 
-std::string PgConn::quote_ident(const std::string& name) { return impl_->conn.quote_name(name); }
+std::string PgConn::quote_ident(const std::string& name) {
+  return escaped(libpq().escape_identifier(impl_->pg, name.c_str(), name.size()), name);
+}
 
 std::string PgConn::quote_literal(const std::string& value) {
-  return "'" + impl_->conn.esc(value) + "'";
+  return escaped(libpq().escape_literal(impl_->pg, value.c_str(), value.size()), "a literal");
+}
+
+std::string PgConn::escaped(char* text, const std::string& what) {
+  if (!text)
+    throw Error("cannot quote " + what + " for " + dsn_.display() + ": " +
+                util::trim(libpq().error_message(impl_->pg)));
+  std::string out(text);
+  libpq().freemem(text);
+  return out;
 }
 
 }  // namespace cutover::steps::pg

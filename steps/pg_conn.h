@@ -1,5 +1,6 @@
 // The PostgreSQL connection layer of the pg step family: DSN parsing (URI and key=value forms)
-// and a small wrapper around libpqxx 6.4, so that no other file includes libpqxx (STYLE 9).
+// and a small connection wrapper over libpq (opened on first use: steps/pg_libpq.h), so that
+// no other step file calls libpq (STYLE 9).
 // Passwords never travel inside a printed DSN: Dsn::display() and Dsn::conninfo() leave them
 // out; only PgConn (in-process) and tool_env() (PGPASSWORD for child processes) see them.
 #pragma once
@@ -57,8 +58,7 @@ struct Result {
   std::optional<std::string> first() const;
 };
 
-/// A libpqxx connection behind a pimpl (pqxx::connection is a typedef: it cannot be
-/// forward-declared). Every method throws cutover::Error naming the database (display form)
+/// A libpq connection behind a pimpl. Every method throws cutover::Error naming the database (display form)
 /// on failure, and cutover::Interrupted when the deadline passes or SIGINT/SIGTERM arrives
 /// while a statement runs (the statement is cancelled on the server).
 class PgConn {
@@ -89,6 +89,8 @@ class PgConn {
 
  private:
   struct Impl;
+  // Takes a PQescape* result (freed here); throws when libpq returned NULL.
+  std::string escaped(char* text, const std::string& what);
   std::unique_ptr<Impl> impl_;
   Dsn dsn_;
   util::Deadline deadline_;

@@ -1,11 +1,11 @@
 #include "steps/pg_data_loader.h"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <cstdlib>
 #include <cstring>
 
+#include "steps/pg_libpq.h"
 #include "util/error.h"
 #include "util/redact.h"
 #include "util/strings.h"
@@ -32,11 +32,11 @@ void ignore_notice(void*, const char*) {}
 struct DataLoader::Conn {
   PGconn* pg = nullptr;
   ~Conn() {
-    if (pg) PQfinish(pg);
+    if (pg) libpq().finish(pg);
   }
-  std::string error() const { return util::trim(PQerrorMessage(pg)); }
+  std::string error() const { return util::trim(libpq().error_message(pg)); }
   // True once everything queued has reached the socket.
-  bool flushed() { return PQflush(pg) == 0; }
+  bool flushed() { return libpq().flush(pg) == 0; }
 };
 
 DataLoader::DataLoader(const Dsn& target, int connections, util::Deadline deadline)
@@ -44,13 +44,13 @@ DataLoader::DataLoader(const Dsn& target, int connections, util::Deadline deadli
   const std::string conninfo = target.conninfo_with_password();
   for (int i = 0; i < std::max(1, connections); ++i) {
     auto c = std::make_unique<Conn>();
-    c->pg = PQconnectdb(conninfo.c_str());
-    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+    c->pg = libpq().connectdb(conninfo.c_str());
+    if (!c->pg || libpq().status(c->pg) != CONNECTION_OK) {
       std::string why = c->pg ? c->error() : "out of memory";
       if (!target.password().empty()) why = util::replace_all(why, target.password(), "***");
       throw Error("cannot connect to " + display_ + " to load data: " + why);
     }
-    PQsetNoticeProcessor(c->pg, ignore_notice, nullptr);
+    libpq().set_notice_processor(c->pg, ignore_notice, nullptr);
     conns_.push_back(std::move(c));
   }
 }
@@ -130,10 +130,10 @@ void DataLoader::statement(const std::string& sql) {
   // Session settings hold on every connection; everything else runs once, in order.
   bool session = starts_with(sql, "SET ") || starts_with(sql, "SELECT pg_catalog.set_config(");
   for (size_t i = 0; i < (session ? conns_.size() : 1); ++i) {
-    PGresult* r = PQexec(conns_[i]->pg, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    std::string msg = util::trim(PQresultErrorMessage(r));
-    PQclear(r);
+    PGresult* r = libpq().exec(conns_[i]->pg, sql.c_str());
+    ExecStatusType st = libpq().result_status(r);
+    std::string msg = util::trim(libpq().result_error_message(r));
+    libpq().clear(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
       throw Error("restoring data into " + display_ + " failed at `" +
                   util::redact(util::trim(sql).substr(0, 80)) + "`: " + msg);
@@ -152,12 +152,12 @@ void DataLoader::begin_copy(const std::string& sql) {
   active_ = conns_.size() > 1 && costly_to_parse(table_) ? conns_.size() : 1;
   next_ = 0;
   for (size_t i = 0; i < active_; ++i) {
-    PGresult* r = PQexec(conns_[i]->pg, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    std::string msg = util::trim(PQresultErrorMessage(r));
-    PQclear(r);
+    PGresult* r = libpq().exec(conns_[i]->pg, sql.c_str());
+    ExecStatusType st = libpq().result_status(r);
+    std::string msg = util::trim(libpq().result_error_message(r));
+    libpq().clear(r);
     if (st != PGRES_COPY_IN) throw Error("cannot load " + table_ + " into " + display_ + ": " + msg);
-    PQsetnonblocking(conns_[i]->pg, 1);
+    libpq().setnonblocking(conns_[i]->pg, 1);
   }
 }
 
@@ -177,16 +177,16 @@ const char* kCostlyColumn =
 // pgbench's accounts: slower both ways).
 bool DataLoader::costly_to_parse(const std::string& table) {
   PGconn* pg = conns_[0]->pg;
-  char* lit = PQescapeLiteral(pg, table.c_str(), table.size());
+  char* lit = libpq().escape_literal(pg, table.c_str(), table.size());
   if (!lit) return false;
   std::string sql =
       "SELECT count(*) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
       "WHERE a.attrelid = " + std::string(lit) + "::pg_catalog.regclass AND " + kCostlyColumn;
-  PQfreemem(lit);
-  PGresult* r = PQexec(pg, sql.c_str());
-  bool costly = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-                std::atoll(PQgetvalue(r, 0, 0)) > 0;
-  PQclear(r);
+  libpq().freemem(lit);
+  PGresult* r = libpq().exec(pg, sql.c_str());
+  bool costly = libpq().result_status(r) == PGRES_TUPLES_OK && libpq().ntuples(r) == 1 &&
+                std::atoll(libpq().getvalue(r, 0, 0)) > 0;
+  libpq().clear(r);
   return costly;
 }
 
@@ -216,19 +216,19 @@ void DataLoader::send(const char* data, size_t n) {
     for (size_t k = 0; k < active_; ++k) {
       Conn& c = *conns_[(next_ + k) % active_];
       if (!c.flushed()) continue;
-      int put = PQputCopyData(c.pg, data, static_cast<int>(n));
+      int put = libpq().put_copy_data(c.pg, data, static_cast<int>(n));
       if (put < 0) throw Error("loading " + table_ + " into " + display_ + " failed: " + c.error());
       if (put == 0) continue;
-      PQflush(c.pg);
+      libpq().flush(c.pg);
       next_ = (next_ + k + 1) % active_;
       return;
     }
     check_cancel();
     std::vector<pollfd> fds;
-    for (size_t i = 0; i < active_; ++i) fds.push_back({PQsocket(conns_[i]->pg), POLLOUT | POLLIN, 0});
+    for (size_t i = 0; i < active_; ++i) fds.push_back({libpq().socket(conns_[i]->pg), POLLOUT | POLLIN, 0});
     poll(fds.data(), fds.size(), 200);
     for (size_t i = 0; i < fds.size(); ++i)
-      if (fds[i].revents & POLLIN) PQconsumeInput(conns_[i]->pg);  // notices, an early error
+      if (fds[i].revents & POLLIN) libpq().consume_input(conns_[i]->pg);  // notices, an early error
   }
 }
 
@@ -237,25 +237,25 @@ void DataLoader::end_copy() {
     Conn* c = conns_[i].get();
     while (!c->flushed()) {
       check_cancel();
-      pollfd fd{PQsocket(c->pg), POLLOUT | POLLIN, 0};
+      pollfd fd{libpq().socket(c->pg), POLLOUT | POLLIN, 0};
       poll(&fd, 1, 200);
-      if (fd.revents & POLLIN) PQconsumeInput(c->pg);
+      if (fd.revents & POLLIN) libpq().consume_input(c->pg);
     }
-    PQsetnonblocking(c->pg, 0);
-    if (PQputCopyEnd(c->pg, nullptr) != 1)
+    libpq().setnonblocking(c->pg, 0);
+    if (libpq().put_copy_end(c->pg, nullptr) != 1)
       throw Error("loading " + table_ + " into " + display_ + " failed: " + c->error());
   }
   long long rows = 0;
   std::string failure;
   for (size_t i = 0; i < active_; ++i) {
-    while (PGresult* r = PQgetResult(conns_[i]->pg)) {
-      if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-        const char* t = PQcmdTuples(r);
+    while (PGresult* r = libpq().get_result(conns_[i]->pg)) {
+      if (libpq().result_status(r) == PGRES_COMMAND_OK) {
+        const char* t = libpq().cmd_tuples(r);
         if (t && *t) rows += std::stoll(t);
       } else if (failure.empty()) {
-        failure = util::trim(PQresultErrorMessage(r));
+        failure = util::trim(libpq().result_error_message(r));
       }
-      PQclear(r);
+      libpq().clear(r);
     }
   }
   if (!failure.empty())
