@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 kind=${1:-release}
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
-  libyaml-cpp-dev libpq-dev libpq5 libssh2-1-dev libssh2-1 libgit2-dev libspdlog-dev libfmt-dev catch2
+  libyaml-cpp-dev libyaml-dev libpq-dev libpq5 libssh2-1-dev libssh2-1 libgit2-dev libspdlog-dev libfmt-dev catch2
   libcurl4-openssl-dev nlohmann-json3-dev libzstd-dev libarchive-dev libcli11-dev libssl-dev
   openssh-server openssh-client postgresql-15 postgresql-client-15 zstd tmux curl python3 python3-jsonschema chromium)
 missing=()

@@ -127,7 +127,39 @@ steps:
 
 TEST_CASE("a YAML syntax error is reported with its position", "[loader]") {
   CHECK(problems("version: 1\nname: [demo\nsteps: []\n") ==
-        Lines{"plan.yaml:3:6: YAML syntax error: end of sequence flow not found"});
+        Lines{"plan.yaml:3:6: YAML syntax error: did not find expected ',' or ']' (while parsing a "
+              "flow sequence started at 2:7)"});
+}
+
+TEST_CASE("the YAML itself: empty files, second documents, null keys, tags and block text", "[loader]") {
+  require_types();
+  const std::string steps = "steps:\n  - { id: s, type: shell, rollback: none, with: { run: \"true\" } }\n";
+  CHECK(problems("") == Lines{"plan.yaml: the file is empty: expected a YAML map"});
+  CHECK(problems("# only a comment\n") == Lines{"plan.yaml: the file is empty: expected a YAML map"});
+  CHECK(problems(std::string(kHeader) + steps + "---\nname: other\n") ==
+        Lines{"plan.yaml:5:1: a second YAML document: the file must hold exactly one"});
+  CHECK(problems(std::string(kHeader) + "vars:\n  ~: x\n" + steps) ==
+        Lines{"plan.yaml:4:3: a key must not be empty or null"});
+  CHECK(problems(std::string(kHeader) + "vars:\n  [a, b]: x\n" + steps) ==
+        Lines{"plan.yaml:4:3: a key must be a plain string, not a list"});
+  CHECK(problems(std::string(kHeader) + "vars:\n  x: !!bool yes\n  y: !custom 1\n" + steps) ==
+        Lines{"plan.yaml:4:6: 'yes' is not a valid bool", "plan.yaml:5:6: unsupported YAML tag '!custom'"});
+  Plan plan = load_plan_text("plan.yaml", std::string(kHeader) + R"(vars:
+  block: |
+    true
+  folded: >
+    12
+  int: !!int "12"
+  quoted_null: "null"
+  empty:
+steps:
+  - { id: s, type: shell, rollback: none, with: { run: "true" } }
+)");
+  CHECK(plan.vars["block"] == "true\n");
+  CHECK(plan.vars["folded"] == "12\n");
+  CHECK(plan.vars["int"] == 12);
+  CHECK(plan.vars["quoted_null"] == "null");
+  CHECK(plan.vars["empty"].is_null());
 }
 
 TEST_CASE("duplicate keys are refused", "[loader]") {
