@@ -192,7 +192,7 @@ std::vector<std::pair<std::string, std::string>> read_toc(Context& ctx, const Ds
                                                           const std::string& id,
                                                           std::string& list) {
   util::ProcessSpec spec;
-  spec.argv = {"pg_restore", "-l"};
+  spec.argv = {tool_path("pg_restore"), "-l"};
   auto r = run_tool_with_artifact(ctx, target, spec, id, "read the dump's table of contents");
   std::vector<std::pair<std::string, std::string>> tables;
   for (const auto& l : util::split(r.out, '\n')) {
@@ -285,7 +285,7 @@ MergeResult merge_artifact(Context& ctx, const Dsn& target, const std::string& i
   std::string pending;
   size_t pending_off = 0;
   util::ProcessSpec psql;
-  psql.argv = {"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+  psql.argv = {tool_path("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                "-d", target.conninfo(), "-f", "-"};
   psql.stdin_reader = [&](char* buf, size_t cap) -> size_t {
     if (pending_off >= pending.size()) {
@@ -323,7 +323,7 @@ MergeResult merge_artifact(Context& ctx, const Dsn& target, const std::string& i
 
   Rewriter rw(tables, push);
   util::ProcessSpec restore;
-  restore.argv = {"pg_restore", "--data-only", "-L", list_file, "-f", "-"};
+  restore.argv = {tool_path("pg_restore"), "--data-only", "-L", list_file, "-f", "-"};
   restore.on_stdout = [&](const char* d, size_t n) { rw.feed(d, n); };
   try {
     run_tool_with_artifact(ctx, target, restore, id, "merge into " + target.display());

@@ -128,7 +128,7 @@ class PgSql final : public Step {
  private:
   void run_psql(Context& ctx, const std::string& sql) {
     util::ProcessSpec spec;
-    spec.argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn_.conninfo(), "-f", "-"};
+    spec.argv = {tool_path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn_.conninfo(), "-f", "-"};
     spec.stdin_data = sql;
     run_tool(ctx, dsn_, spec);
   }

@@ -1,5 +1,7 @@
 #include "steps/pg_tools.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -122,27 +124,68 @@ util::ProcessResult run_tool(Context& ctx, const Dsn& dsn, util::ProcessSpec spe
   return r;
 }
 
-static int tool_major_uncached(const std::string& tool);
+namespace {
 
-int tool_major(const std::string& tool) {
-  // The client tools do not change while cutover runs: ask each once per process (a spawn
-  // costs tens of milliseconds on a busy machine, and dump and restore each ask).
-  static std::mutex mu;
-  static std::map<std::string, int> known;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = known.find(tool);
-    if (it != known.end()) return it->second;
+struct ToolInfo {
+  std::string path;
+  int major = 0;  // 0: not known from where the tool lives; ask `--version`
+};
+
+// The newest /usr/lib/postgresql/N/bin/TOOL, or {} when there is none.
+ToolInfo newest_versioned(const std::string& tool) {
+  ToolInfo best;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string candidate = entry.path().string() + "/bin/" + tool;
+    int major = std::stoi(name);
+    if (major > best.major && ::access(candidate.c_str(), X_OK) == 0) best = {candidate, major};
   }
-  int major = tool_major_uncached(tool);
-  std::lock_guard<std::mutex> lock(mu);
-  known[tool] = major;
-  return major;
+  return best;
 }
 
-static int tool_major_uncached(const std::string& tool) {
+// Where `tool` is run from. Debian's /usr/bin/pg_dump (pg_restore, psql) is pg_wrapper, a Perl
+// script that chooses a version at every call: 60-90 ms per spawn here, three or four spawns
+// per dump and restore. For a server it does not know as a local cluster it runs the newest
+// installed version, so when PATH leads to the wrapper that binary is run directly (and its
+// major version is the folder's name). Any other tool on PATH is run as found.
+ToolInfo locate(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  for (const auto& dir : util::split(path ? path : "", ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + tool;
+    if (::access(candidate.c_str(), X_OK) != 0) continue;
+    std::error_code ec;
+    auto target = std::filesystem::canonical(candidate, ec);
+    if (!ec && target.filename() == "pg_wrapper") {
+      ToolInfo direct = newest_versioned(tool);
+      if (!direct.path.empty()) return direct;
+    }
+    return {candidate, 0};
+  }
+  return {tool, 0};  // not found: spawning it fails with the install hint
+}
+
+// The client tools do not change while cutover runs: each is located (and its version
+// asked, when needed) once per process.
+std::mutex g_tools_mu;
+std::map<std::string, ToolInfo> g_tools;
+
+ToolInfo tool_info(const std::string& tool) {
+  {
+    std::lock_guard<std::mutex> lock(g_tools_mu);
+    auto it = g_tools.find(tool);
+    if (it != g_tools.end()) return it->second;
+  }
+  ToolInfo info = locate(tool);
+  std::lock_guard<std::mutex> lock(g_tools_mu);
+  return g_tools.emplace(tool, info).first->second;
+}
+
+int ask_version(const std::string& tool, const std::string& path) {
   util::ProcessSpec spec;
-  spec.argv = {tool, "--version"};
+  spec.argv = {path, "--version"};
   spec.deadline = util::Deadline::after(std::chrono::seconds(20));
   util::ProcessResult r = util::run_process(spec);
   if (!r.ok()) throw Error("cannot run " + tool + " --version: " + r.describe(),
@@ -155,6 +198,19 @@ static int tool_major_uncached(const std::string& tool) {
   } catch (...) {
     throw Error("cannot read the version of " + tool + " from '" + util::trim(r.out) + "'");
   }
+}
+
+}  // namespace
+
+std::string tool_path(const std::string& tool) { return tool_info(tool).path; }
+
+int tool_major(const std::string& tool) {
+  ToolInfo info = tool_info(tool);
+  if (info.major > 0) return info.major;
+  int major = ask_version(tool, info.path);
+  std::lock_guard<std::mutex> lock(g_tools_mu);
+  g_tools[tool].major = major;
+  return major;
 }
 
 int server_major(int num) { return num >= 100000 ? num / 10000 : num / 100; }
@@ -184,7 +240,7 @@ std::string scratch_dir(Context& ctx, const std::string& prefix) {
 }
 
 std::vector<std::string> dump_argv(const DumpOptions& o) {
-  std::vector<std::string> argv = {"pg_dump"};
+  std::vector<std::string> argv = {tool_path("pg_dump")};
   if (o.format == "custom") argv.insert(argv.end(), {"-Fc", "-Z0"});
   else if (o.format == "plain") argv.push_back("-Fp");
   else if (o.format == "directory") {
@@ -314,13 +370,13 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
   RestoreResult result;
   if (format == "plain") {
     util::ProcessSpec spec;
-    spec.argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+    spec.argv = {tool_path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                  "-d", target.conninfo(), "-f", "-"};
     spec.capture_limit = 1u << 20;
     run_tool_with_artifact(ctx, target, spec, id, what);
     return result;
   }
-  std::vector<std::string> argv = {"pg_restore", "--exit-on-error"};
+  std::vector<std::string> argv = {tool_path("pg_restore"), "--exit-on-error"};
   if (opts.no_owner) argv.insert(argv.end(), {"--no-owner", "--no-privileges"});
   const RowLoad load = format == "custom" ? row_load(ctx.artifacts.meta(id), opts) : RowLoad::spread;
   if (format == "custom" && load == RowLoad::one_pg_restore) {
@@ -364,7 +420,7 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
     std::exception_ptr failed;
     std::atomic<bool> cut{false};
     util::ProcessSpec data;
-    data.argv = {"pg_restore", "--section=data", "-f", "-"};
+    data.argv = {tool_path("pg_restore"), "--section=data", "-f", "-"};
     data.on_stdout = [&](const char* d, size_t n) {
       if (failed) return;  // drain pg_restore; its input is cut off
       try {

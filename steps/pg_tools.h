@@ -22,6 +22,10 @@ namespace cutover::steps::pg {
 /// password masked); interruption or timeout throws Interrupted.
 util::ProcessResult run_tool(Context& ctx, const Dsn& dsn, util::ProcessSpec spec);
 
+/// The program to run for a client tool ("pg_dump" -> /usr/lib/postgresql/15/bin/pg_dump when
+/// PATH leads to Debian's pg_wrapper, else the tool as found on PATH); located once.
+std::string tool_path(const std::string& tool);
+
 /// Major version of a client tool ("pg_dump" -> 15); throws Error if it cannot run.
 int tool_major(const std::string& tool);
 

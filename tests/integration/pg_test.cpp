@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -15,6 +16,7 @@
 
 #include "checkpoints/artifact_store.h"
 #include "steps/pg_conn.h"
+#include "steps/pg_tools.h"
 #include "steps/registry.h"
 #include "tests/support/e2e.h"
 #include "tests/support/pg_cluster.h"
@@ -116,6 +118,29 @@ TEST_CASE("DSNs: the password never stays in the printable or argv forms", "[pg]
   CHECK(kv.conninfo().find("password") == std::string::npos);
   CHECK(kv.display() == "app@/var/run/postgresql:5432/it's");
   CHECK_THROWS_AS(Dsn::parse("host=db dbname='unterminated"), cutover::Error);
+}
+
+TEST_CASE("client tools run without Debian's pg_wrapper, at the version the wrapper would pick", "[pg]") {
+  namespace pg = cutover::steps::pg;
+  for (const char* tool : {"pg_dump", "pg_restore", "psql"}) {
+    std::string path = pg::tool_path(tool);
+    INFO(tool << " -> " << path);
+    std::error_code ec;
+    CHECK(std::filesystem::canonical(path, ec).filename() != "pg_wrapper");
+    CHECK(::access(path.c_str(), X_OK) == 0);
+    // The version cutover assumes is the one the program reports.
+    cutover::util::ProcessSpec spec;
+    spec.argv = {path, "--version"};
+    auto r = cutover::util::run_process(spec);
+    REQUIRE(r.ok());
+    CHECK(r.out.find(") " + std::to_string(pg::tool_major(tool)) + ".") != std::string::npos);
+    // And it is what the wrapper on PATH runs for this server.
+    spec.argv = {tool, "--version"};
+    spec.env = {{"PGHOST", "127.0.0.1"}, {"PGPORT", std::to_string(cluster().port())}};
+    auto w = cutover::util::run_process(spec);
+    REQUIRE(w.ok());
+    CHECK(w.out == r.out);
+  }
 }
 
 TEST_CASE("check.pg and pg.query", "[pg]") {
