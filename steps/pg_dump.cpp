@@ -34,6 +34,7 @@ class PgDump final : public Step {
     opts_.schemas = list_param(c.params, "schemas");
     opts_.tables = list_param(c.params, "tables");
     opts_.exclude_tables = list_param(c.params, "exclude_tables");
+    opts_.count_rows = true;
     if (opts_.jobs > 1 && opts_.format != "directory")
       throw Error("pg.dump: jobs > 1 needs format: directory (pg_dump dumps in parallel only then)");
     dump_argv(opts_);  // validates the format
@@ -53,6 +54,10 @@ class PgDump final : public Step {
                   ") as " + opts_.format + " into the artifact store";
       p.outputs["server_version"] = version_text(v);
       p.detail = cmd + (opts_.format == "directory" ? " | tar" : "") + " | zstd -1 > artifact\n";
+      if (opts_.format != "directory" && opts_.schemas.empty() && opts_.tables.empty() &&
+          opts_.exclude_tables.empty())
+        p.detail += "pg_dump runs in a snapshot cutover exports (--snapshot), in which it counts "
+                    "each table's rows meanwhile (recorded with the artifact for pg.restore)\n";
       if (tool_major("pg_dump") < server_major(v))
         p.detail += "WARNING: pg_dump " + std::to_string(tool_major("pg_dump")) +
                     " is older than the server: apply will refuse\n";

@@ -128,7 +128,11 @@ class PgRestore final : public Step {
     create_database(*admin, dsn_.dbname(), info);
     admin.reset();
     RestoreResult r = restore_into_db(ctx, dsn_, artifact_, options());
-    if (!r.counted) return counts(ctx);
+    if (!r.counted) {
+      // pg_restore --exit-on-error succeeded: the target holds what pg.dump counted.
+      r.rows = recorded_rows(ctx, artifact_);
+      if (r.rows.empty()) return counts(ctx);
+    }
     long long rows = 0;
     for (const auto& [table, n] : r.rows) rows += n;
     return {{"tables", r.rows.size()}, {"rows", rows}};

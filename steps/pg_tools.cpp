@@ -255,6 +255,85 @@ std::vector<std::string> dump_argv(const DumpOptions& o) {
   return argv;
 }
 
+namespace {
+
+// Counts the rows pg_dump dumps, in pg_dump's own snapshot and while it runs: this
+// connection opens a repeatable-read transaction and exports its snapshot, pg_dump is started
+// with --snapshot, and a thread counts every user table in the same snapshot (on the source,
+// whose pages are already hinted; counting the target after the restore reads every page
+// again and writes hint bits: 0.3 s of a 3 s pgbench copy here). Any failure (a standby, a
+// row-security policy, a lost connection) just means no counts: the restore counts instead.
+class SnapshotCounter {
+ public:
+  // `conn` (to the database being dumped) holds the transaction until this is destroyed.
+  SnapshotCounter(PgConn& conn, bool wanted) : conn_(conn) {
+    if (!wanted) return;
+    try {
+      conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      open_ = true;
+      conn_.exec("SET LOCAL row_security = off");  // as pg_dump: fail rather than count fewer
+      snapshot_ = conn_.exec("SELECT pg_export_snapshot()").first().value_or("");
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const Error&) {
+      snapshot_.clear();
+      return;
+    }
+    if (snapshot_.empty()) return;
+    thread_ = std::thread([this] {
+      try {
+        for (const auto& table : user_tables(conn_))
+          counts_[table] = std::stoll(
+              conn_.exec("SELECT count(*) FROM ONLY " + table).first().value_or("0"));
+        ok_ = true;
+      } catch (...) {
+      }
+    });
+  }
+  ~SnapshotCounter() {
+    if (thread_.joinable()) thread_.join();
+    if (open_) {
+      try {
+        conn_.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+  }
+  SnapshotCounter(const SnapshotCounter&) = delete;
+  SnapshotCounter& operator=(const SnapshotCounter&) = delete;
+
+  /// The exported snapshot for pg_dump --snapshot, or "" (no counting).
+  const std::string& snapshot() const { return snapshot_; }
+
+  /// After pg_dump succeeded: {"schema.table": rows, ...}, or empty when counting failed.
+  nlohmann::json finish() {
+    if (thread_.joinable()) thread_.join();
+    nlohmann::json out = nlohmann::json::object();
+    if (ok_)
+      for (const auto& [table, n] : counts_) out[table] = n;
+    return out;
+  }
+
+ private:
+  PgConn& conn_;
+  bool open_ = false;  // a transaction is open on conn_
+  std::string snapshot_;
+  std::thread thread_;
+  std::map<std::string, long long> counts_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+std::map<std::string, long long> recorded_rows(Context& ctx, const std::string& id) {
+  std::map<std::string, long long> out;
+  nlohmann::json meta = ctx.artifacts.meta(id);
+  if (!meta.contains("table_rows") || !meta["table_rows"].is_object()) return out;
+  for (const auto& [table, n] : meta["table_rows"].items())
+    if (n.is_number_integer()) out[table] = n.get<long long>();
+  return out;
+}
+
 DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpOptions& opts,
                          uint64_t total) {
   auto writer = ctx.artifacts.writer("pg.dump " + opts.format, checkpoints::Compression::zstd);
@@ -287,9 +366,14 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpO
       // Tells pg.restore, before it reads a byte, whether spreading rows will pay.
       writer->annotate("costly_bytes", DataLoader::costly_bytes(conn));
     }
+    SnapshotCounter counter(conn, opts.count_rows && opts.schemas.empty() &&
+                                          opts.tables.empty() && opts.exclude_tables.empty());
+    if (!counter.snapshot().empty()) spec.argv.push_back("--snapshot=" + counter.snapshot());
     spec.argv.insert(spec.argv.end(), {"-d", dsn.conninfo()});
     spec.on_stdout = sink;
     run_tool(ctx, dsn, spec);
+    nlohmann::json rows = counter.finish();
+    if (!rows.empty()) writer->annotate("table_rows", rows);
   }
   DumpResult res;
   res.raw_bytes = writer->raw_bytes();

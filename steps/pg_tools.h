@@ -46,6 +46,10 @@ struct DumpOptions {
   std::string format = "custom";            // custom | directory | plain
   int jobs = 1;                             // directory format only
   std::vector<std::string> schemas, tables, exclude_tables;
+  // Count every table's rows in pg_dump's own snapshot, while it runs, into the artifact's
+  // meta ("table_rows"), so a restore can report them without reading the tables again.
+  // Only for whole-database dumps (no schemas/tables filters).
+  bool count_rows = false;
 };
 
 /// An artifact written by dump_to_store.
@@ -95,6 +99,10 @@ struct RestoreResult {
   bool counted = false;
   std::map<std::string, long long> rows;  // per table, as the dump names it
 };
+
+/// The per-table row counts a pg.dump recorded for `id` (DumpOptions::count_rows), or an
+/// empty map when it did not record them.
+std::map<std::string, long long> recorded_rows(Context& ctx, const std::string& id);
 
 /// The dump format of an artifact written by pg.dump ("custom", "directory", "plain"), from
 /// its meta sidecar; throws Error if the artifact is not a pg.dump artifact.

@@ -185,6 +185,11 @@ TEST_CASE("pg.dump then pg.restore into a new database reproduces it exactly", "
   json out = restore->apply(h.ctx(), cp);
   CHECK(out["tables"] == 4);
   CHECK(out["rows"] == 100000 + 10000 + 500 + 100);
+  // Those counts were taken in pg_dump's snapshot while it ran, not by reading the target.
+  json recorded = h.artifacts().meta(id)["table_rows"];
+  auto source = cluster().table_stats("rt_src");
+  REQUIRE(recorded.size() == source.size());
+  for (const auto& [table, stat] : source) CHECK(recorded[table] == stat.rows);
   CHECK(cluster().schema_dump("rt_dst") == cluster().schema_dump("rt_src"));
   CHECK(cluster().table_stats("rt_dst") == cluster().table_stats("rt_src"));
   CHECK(cluster().psql("rt_dst", "SELECT last_value FROM invoice_no") == "1004\n");
@@ -206,6 +211,23 @@ TEST_CASE("pg.dump then pg.restore into a new database reproduces it exactly", "
       CHECK(cluster().schema_dump(db) == cluster().schema_dump("rt_src"));
     }
   }
+}
+
+TEST_CASE("a filtered dump records no row counts, and its restore counts the target", "[pg]") {
+  StepHarness h;
+  cluster().seed("fc_src", 20000);
+  json d = dump(h, "fc_src", {{"tables", {"public.products", "public.customers"}}});
+  std::string id = d["artifact"];
+  CHECK_FALSE(h.artifacts().meta(id).contains("table_rows"));
+  auto restore = h.make("pg.restore", with(conn_params("fc_dst"),
+                                           {{"artifact", id}, {"create_database", true}}));
+  json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
+  auto target = cluster().table_stats("fc_dst");
+  long long rows = 0;
+  for (const auto& [table, stat] : target) rows += stat.rows;
+  CHECK(out["tables"] == target.size());
+  CHECK(out["rows"] == rows);
+  CHECK(target.at("public.customers").rows == cluster().table_stats("fc_src").at("public.customers").rows);
 }
 
 TEST_CASE("undo of pg.restore puts the target back exactly", "[pg]") {
