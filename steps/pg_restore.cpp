@@ -87,8 +87,8 @@ class PgRestore final : public Step {
 
   json checkpoint(Context& ctx) override {
     auto admin = admin_connection(dsn_, ctx.deadline);
-    if (!database_exists(*admin, dsn_.dbname()))
-      return {{"existed", false}, {"database", dsn_.resource()}};
+    absent_at_checkpoint_ = !database_exists(*admin, dsn_.dbname());
+    if (absent_at_checkpoint_) return {{"existed", false}, {"database", dsn_.resource()}};
     DbInfo info = database_info(*admin, dsn_.dbname());
     PgConn conn(dsn_, ctx.deadline);
     int v = conn.server_version_num();
@@ -104,9 +104,17 @@ class PgRestore final : public Step {
                     {"collate", info.collate}, {"ctype", info.ctype}}}};
   }
 
-  json fingerprint(Context& ctx) override { return fingerprint_entry(dsn_, ctx.deadline); }
+  json fingerprint(Context& ctx) override {
+    // Taken right after checkpoint(): an absence it just saw needs no second connection.
+    if (absent_at_checkpoint_) {
+      absent_at_checkpoint_ = false;
+      return {{"pg:" + dsn_.resource(), "absent"}};
+    }
+    return fingerprint_entry(dsn_, ctx.deadline);
+  }
 
   json apply(Context& ctx, const json& checkpoint) override {
+    absent_at_checkpoint_ = false;  // only the fingerprint taken with the checkpoint may use it
     // Nothing is touched before the artifact is known to be intact.
     artifact_format(ctx, artifact_);
     ctx.artifacts.verify(artifact_);
@@ -139,6 +147,7 @@ class PgRestore final : public Step {
   }
 
   void undo(Context& ctx, const json& cp) override {
+    absent_at_checkpoint_ = false;
     if (!cp.is_object() || !cp.contains("existed")) return;  // checkpoint never completed
     auto admin = admin_connection(dsn_, ctx.deadline);
     if (!cp["existed"].get<bool>()) {
@@ -217,6 +226,7 @@ class PgRestore final : public Step {
   std::string artifact_, mode_;
   int jobs_;
   bool single_, create_, no_owner_;
+  bool absent_at_checkpoint_ = false;  // the last checkpoint() found no target database
   json keys_;
 };
 
