@@ -1,6 +1,5 @@
 #include "executor/git_source.h"
 
-#include <dlfcn.h>
 #include <git2.h>
 #include <sys/stat.h>
 
@@ -10,6 +9,7 @@
 #include <system_error>
 
 #include "util/error.h"
+#include "util/library.h"
 #include "util/strings.h"
 
 namespace cutover::executor {
@@ -63,12 +63,9 @@ struct LibGit2 {
 // on the next call).
 const LibGit2& git() {
   static const LibGit2 kLib = [] {
-    void* handle = ::dlopen(CUTOVER_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) throw Error(std::string("cannot load libgit2: ") + ::dlerror());
+    util::SharedLibrary so(CUTOVER_LIBGIT2_SONAME, "libgit2");
     LibGit2 lib;
-#define CUTOVER_LIBGIT2_RESOLVE(name)                                             \
-  lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, "git_" #name)); \
-  if (!lib.name) throw Error("cannot load libgit2: " CUTOVER_LIBGIT2_SONAME " has no git_" #name);
+#define CUTOVER_LIBGIT2_RESOLVE(name) so.bind(lib.name, "git_" #name);
     CUTOVER_LIBGIT2_FUNCTIONS(CUTOVER_LIBGIT2_RESOLVE)
 #undef CUTOVER_LIBGIT2_RESOLVE
     lib.libgit2_init();

@@ -1,15 +1,14 @@
 #include "steps/http_client.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <type_traits>
 
 #include "util/error.h"
+#include "util/library.h"
 #include "util/strings.h"
 #include "util/units.h"
 
@@ -37,23 +36,17 @@ struct LibCurl {
 // tries again on the next call).
 const LibCurl& curl() {
   static const LibCurl kLib = [] {
-    void* handle = ::dlopen(CUTOVER_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) throw Error(std::string("cannot load libcurl: ") + ::dlerror());
+    util::SharedLibrary so(CUTOVER_LIBCURL_SONAME, "libcurl");
     LibCurl lib;
-    auto resolve = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
-      if (!fn)
-        throw Error(std::string("cannot load libcurl: " CUTOVER_LIBCURL_SONAME " has no ") + name);
-    };
-    resolve(lib.global_init, "curl_global_init");
-    resolve(lib.easy_init, "curl_easy_init");
-    resolve(lib.easy_cleanup, "curl_easy_cleanup");
-    resolve(lib.easy_setopt, "curl_easy_setopt");
-    resolve(lib.easy_perform, "curl_easy_perform");
-    resolve(lib.easy_getinfo, "curl_easy_getinfo");
-    resolve(lib.easy_strerror, "curl_easy_strerror");
-    resolve(lib.slist_append, "curl_slist_append");
-    resolve(lib.slist_free_all, "curl_slist_free_all");
+    so.bind(lib.global_init, "curl_global_init");
+    so.bind(lib.easy_init, "curl_easy_init");
+    so.bind(lib.easy_cleanup, "curl_easy_cleanup");
+    so.bind(lib.easy_setopt, "curl_easy_setopt");
+    so.bind(lib.easy_perform, "curl_easy_perform");
+    so.bind(lib.easy_getinfo, "curl_easy_getinfo");
+    so.bind(lib.easy_strerror, "curl_easy_strerror");
+    so.bind(lib.slist_append, "curl_slist_append");
+    so.bind(lib.slist_free_all, "curl_slist_free_all");
     lib.global_init(CURL_GLOBAL_DEFAULT);
     return lib;
   }();

@@ -1,57 +1,46 @@
 #include "steps/pg_libpq.h"
 
-#include <dlfcn.h>
-
-#include <string>
-#include <type_traits>
-
-#include "util/error.h"
+#include "util/library.h"
 
 namespace cutover::steps::pg {
 
 // Loaded once; a failure is not cached (a later call tries again, after an install).
 const Libpq& libpq() {
   static const Libpq kLib = [] {
-    void* handle = ::dlopen(CUTOVER_LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
-      throw Error(std::string("cannot load libpq: ") + ::dlerror(),
-                  "install the PostgreSQL client library: apt-get install libpq5");
+    util::SharedLibrary so(CUTOVER_LIBPQ_SONAME, "libpq",
+                           "install the PostgreSQL client library: apt-get install libpq5");
     Libpq lib;
-    auto resolve = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
-      if (!fn) throw Error(std::string("cannot load libpq: " CUTOVER_LIBPQ_SONAME " has no ") + name);
-    };
-    resolve(lib.connectdb, "PQconnectdb");
-    resolve(lib.status, "PQstatus");
-    resolve(lib.error_message, "PQerrorMessage");
-    resolve(lib.finish, "PQfinish");
-    resolve(lib.set_notice_processor, "PQsetNoticeProcessor");
-    resolve(lib.server_version, "PQserverVersion");
-    resolve(lib.exec, "PQexec");
-    resolve(lib.result_status, "PQresultStatus");
-    resolve(lib.result_error_message, "PQresultErrorMessage");
-    resolve(lib.result_error_field, "PQresultErrorField");
-    resolve(lib.clear, "PQclear");
-    resolve(lib.ntuples, "PQntuples");
-    resolve(lib.nfields, "PQnfields");
-    resolve(lib.fname, "PQfname");
-    resolve(lib.getvalue, "PQgetvalue");
-    resolve(lib.getlength, "PQgetlength");
-    resolve(lib.getisnull, "PQgetisnull");
-    resolve(lib.cmd_tuples, "PQcmdTuples");
-    resolve(lib.escape_literal, "PQescapeLiteral");
-    resolve(lib.escape_identifier, "PQescapeIdentifier");
-    resolve(lib.freemem, "PQfreemem");
-    resolve(lib.get_cancel, "PQgetCancel");
-    resolve(lib.cancel, "PQcancel");
-    resolve(lib.free_cancel, "PQfreeCancel");
-    resolve(lib.setnonblocking, "PQsetnonblocking");
-    resolve(lib.flush, "PQflush");
-    resolve(lib.socket, "PQsocket");
-    resolve(lib.consume_input, "PQconsumeInput");
-    resolve(lib.put_copy_data, "PQputCopyData");
-    resolve(lib.put_copy_end, "PQputCopyEnd");
-    resolve(lib.get_result, "PQgetResult");
+    so.bind(lib.connectdb, "PQconnectdb");
+    so.bind(lib.status, "PQstatus");
+    so.bind(lib.error_message, "PQerrorMessage");
+    so.bind(lib.finish, "PQfinish");
+    so.bind(lib.set_notice_processor, "PQsetNoticeProcessor");
+    so.bind(lib.server_version, "PQserverVersion");
+    so.bind(lib.exec, "PQexec");
+    so.bind(lib.result_status, "PQresultStatus");
+    so.bind(lib.result_error_message, "PQresultErrorMessage");
+    so.bind(lib.result_error_field, "PQresultErrorField");
+    so.bind(lib.clear, "PQclear");
+    so.bind(lib.ntuples, "PQntuples");
+    so.bind(lib.nfields, "PQnfields");
+    so.bind(lib.fname, "PQfname");
+    so.bind(lib.getvalue, "PQgetvalue");
+    so.bind(lib.getlength, "PQgetlength");
+    so.bind(lib.getisnull, "PQgetisnull");
+    so.bind(lib.cmd_tuples, "PQcmdTuples");
+    so.bind(lib.escape_literal, "PQescapeLiteral");
+    so.bind(lib.escape_identifier, "PQescapeIdentifier");
+    so.bind(lib.freemem, "PQfreemem");
+    so.bind(lib.get_cancel, "PQgetCancel");
+    so.bind(lib.cancel, "PQcancel");
+    so.bind(lib.free_cancel, "PQfreeCancel");
+    so.bind(lib.setnonblocking, "PQsetnonblocking");
+    so.bind(lib.flush, "PQflush");
+    so.bind(lib.socket, "PQsocket");
+    so.bind(lib.consume_input, "PQconsumeInput");
+    so.bind(lib.put_copy_data, "PQputCopyData");
+    so.bind(lib.put_copy_end, "PQputCopyEnd");
+    so.bind(lib.get_result, "PQgetResult");
     return lib;
   }();
   return kLib;
