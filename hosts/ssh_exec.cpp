@@ -236,8 +236,6 @@ std::string SshHost::Impl::run_ok(const std::string& command, const std::string&
 
 ExecResult SshHost::exec(const ExecRequest& req) { return exec_on(*impl_, req); }
 
-// OpenSSL's sha256 is about three times as fast as coreutils' where the CPU has SHA
-// extensions: prefer it, fall back to sha256sum.
 const char kHashCommand[] =
     "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi";
 

@@ -98,9 +98,12 @@ class SshHost final : public Host {
   /// until it returns 0, in >= 1 MiB pipelined SFTP writes. Then fsyncs the file
   /// (fsync@openssh.com) and sets `mode`. Returns the bytes written. A dropped connection
   /// throws Error; what the server acknowledged is in the file, so a later call can resume.
+  /// With `landed_sha256`, the whole file (kept prefix included) is also read back and hashed
+  /// on the host while the fsync runs; the hex digest is stored there, or "" when that could
+  /// not be done (then hash the file afterwards).
   uint64_t upload(const std::string& path, uint64_t offset, uint32_t mode,
                   const std::function<size_t(char* buf, size_t cap)>& source,
-                  const util::Deadline& deadline = {});
+                  const util::Deadline& deadline = {}, std::string* landed_sha256 = nullptr);
 
   /// Reads remote file `path` from byte `offset` to its end, handing each block to `sink`.
   /// Returns the bytes read.
@@ -113,7 +116,7 @@ class SshHost final : public Host {
  private:
   uint64_t upload_impl(const std::string& path, uint64_t offset, uint32_t mode,
                        const std::function<size_t(char*, size_t)>& source,
-                       const util::Deadline& deadline);
+                       const util::Deadline& deadline, std::string* landed_sha256);
   uint64_t download_impl(const std::string& path, uint64_t offset,
                          const std::function<void(const char*, size_t)>& sink,
                          const util::Deadline& deadline);

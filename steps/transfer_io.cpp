@@ -61,7 +61,7 @@ class LocalEndpoint final : public Endpoint {
 
   uint64_t write(const std::string& path, uint64_t offset, uint32_t mode,
                  const std::function<size_t(char*, size_t)>& source,
-                 const util::Deadline& deadline) override {
+                 const util::Deadline& deadline, std::string*) override {
     LocalFileWriter w(path, offset);
     std::vector<char> buf(kBlock);
     uint64_t total = 0;
@@ -115,8 +115,8 @@ class SshEndpoint final : public Endpoint {
 
   uint64_t write(const std::string& path, uint64_t offset, uint32_t mode,
                  const std::function<size_t(char*, size_t)>& source,
-                 const util::Deadline& deadline) override {
-    return host_.upload(path, offset, mode, source, deadline);
+                 const util::Deadline& deadline, std::string* landed) override {
+    return host_.upload(path, offset, mode, source, deadline, landed);
   }
 
   std::string prefix_sha256(const std::string& path, uint64_t length, util::Sha256*) override {

@@ -34,10 +34,12 @@ class Endpoint {
 
   /// Writes `path` from `offset` on (0 = create/truncate; else keep the first `offset`
   /// bytes) with what `source` yields until it returns 0, then fsyncs it and sets `mode`.
-  /// Returns the bytes written.
+  /// Returns the bytes written. Where the endpoint can hash the whole written file on its
+  /// host while the fsync runs (an SSH host), it stores that sha256 in `*landed` when given;
+  /// else leaves it empty.
   virtual uint64_t write(const std::string& path, uint64_t offset, uint32_t mode,
                          const std::function<size_t(char*, size_t)>& source,
-                         const util::Deadline& deadline) = 0;
+                         const util::Deadline& deadline, std::string* landed) = 0;
 
   /// sha256 (hex) of the first `length` bytes of `path`. On a local endpoint the bytes are
   /// also fed to `also` when given (so that a resumed transfer need not read them again).

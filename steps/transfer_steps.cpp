@@ -54,6 +54,13 @@ std::string resolve_links(hosts::Host& host, std::string path) {
   throw Error("transfer: too many levels of symlinks at " + path);
 }
 
+std::string seconds_text(std::chrono::steady_clock::time_point from,
+                         std::chrono::steady_clock::time_point to) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", std::chrono::duration<double>(to - from).count());
+  return text;
+}
+
 uint32_t parse_mode(const json& v) {
   std::string text = v.is_number_integer() ? std::to_string(v.get<long long>())
                                            : v.is_string() ? v.get<std::string>() : "";
@@ -201,6 +208,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
   };
   report(true);
   uint64_t sent = 0;
+  std::string landed;  // the copy's sha256, when the host hashed it during the fsync
   if (!dst->local()) {
     // To the host: pull from the local file as the host's writer asks for bytes.
     FILE* f = std::fopen(s.path.c_str(), "rbe");
@@ -218,7 +226,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
                           report(false);
                           return n;
                         },
-                        ctx.deadline);
+                        ctx.deadline, verify_ ? &landed : nullptr);
     } catch (...) {
       std::fclose(f);
       throw;
@@ -244,8 +252,17 @@ json Transfer::apply(Context& ctx, const json& cp) {
                 " read)",
                 "stop whatever writes the source, then run again");
   std::string hex = running.hex();
+  auto t_copied = std::chrono::steady_clock::now();
+  ctx.log("transfer: " + util::format_bytes(sent) + " copied in " + seconds_text(t0, t_copied) +
+          " s" + (landed.empty() ? "" : ", and hashed on " + d.host->name()));
   if (verify_) {
-    std::string landed = d.host->sha256(part);
+    // No digest from the upload, or one that does not match: read the whole copy again, and
+    // that answer decides.
+    if (landed != hex) {
+      landed = d.host->sha256(part);
+      ctx.log("transfer: sha256 of the copy on " + d.host->name() + " read in " +
+              seconds_text(t_copied, std::chrono::steady_clock::now()) + " s");
+    }
     if (landed != hex) {
       d.host->remove(part);
       throw Error("transfer: sha256 mismatch after copying " + label(s) + " to " + label(d) +

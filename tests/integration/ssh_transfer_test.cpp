@@ -48,7 +48,7 @@ struct Harness {
           if (name == "remote") return remote;
           throw Error("unknown host " + name);
         },
-        [](const std::string&) {}});
+        [this](const std::string& line) { log.push_back(line); }});
   }
   ~Harness() { util::remove_all(dir); }
 
@@ -63,7 +63,14 @@ struct Harness {
   checkpoints::ArtifactStore artifacts;
   steps::RunInfo run;
   HookProgress progress;
+  std::vector<std::string> log;
   std::unique_ptr<steps::Context> ctx;
+
+  bool logged(const std::string& text) const {
+    for (const auto& line : log)
+      if (line.find(text) != std::string::npos) return true;
+    return false;
+  }
 };
 
 // A file of `mib` MiB of incompressible bytes; returns its sha256.
@@ -120,6 +127,7 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK(arrived > 0);
 
     uint64_t before = remote->stats().bytes_uploaded;
+    h.log.clear();
     json out = step->apply(*h.ctx, cp);  // reconnects and resumes
     uint64_t resent = remote->stats().bytes_uploaded - before;
     CHECK(out["bytes"] == kSize);
@@ -131,6 +139,10 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK(remote->sha256(rdest) == sha);
     CHECK_FALSE(remote->stat(rdest + ".cutover-part").exists);
     CHECK(h.progress.last == kSize);
+    // The host hashed the whole copy (kept prefix included) during the fsync, and that
+    // digest matched: no second read of the copy.
+    CHECK(h.logged("and hashed on remote"));
+    CHECK_FALSE(h.logged("sha256 of the copy on remote read in"));
 
     step->undo(*h.ctx, cp);
     step->undo(*h.ctx, cp);  // idempotent
@@ -173,6 +185,37 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK(util::sha256_file(ldest) == sha);
     step->undo(*h.ctx, cp);
     CHECK_FALSE(util::exists(ldest));
+  }
+
+  SECTION("bytes damaged on the host after they arrived fail the step; the copy is removed") {
+    // The host's file is the sshd's folder here: overwrite 4 KiB that have already arrived
+    // while the rest is still being sent.
+    auto step = h.make({{"src", src}, {"dest", "remote:" + rdest}});
+    json cp = step->checkpoint(*h.ctx);
+    json fp = step->fingerprint(*h.ctx);
+    bool damaged = false;
+    h.progress.hook = [&](uint64_t done) {
+      if (damaged || done < kSize / 2 || done >= kSize) return;
+      std::FILE* f = std::fopen((rdest + ".cutover-part").c_str(), "r+b");
+      REQUIRE(f);
+      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
+      std::fclose(f);
+      damaged = true;
+    };
+    std::string e;
+    try {
+      step->apply(*h.ctx, cp);
+    } catch (const Error& err) {
+      e = err.what();
+    }
+    REQUIRE(damaged);
+    CHECK_THAT(e, Catch::Contains("sha256 mismatch") && Catch::Contains("source " + sha));
+    // The digest taken during the fsync did not match, so the whole copy was read again.
+    CHECK(h.logged("sha256 of the copy on remote read in"));
+    CHECK_FALSE(remote->stat(rdest + ".cutover-part").exists);
+    CHECK_FALSE(remote->stat(rdest).exists);
+    step->undo(*h.ctx, cp);
+    CHECK(step->fingerprint(*h.ctx) == fp);
   }
 
   SECTION("a partial file that does not match the source is sent again in full") {
