@@ -68,6 +68,8 @@ class RemoteHash {
           s_.call([&] { return libssh2_channel_wait_closed(ch_); }, deadline) != 0 ||
           libssh2_channel_get_exit_status(ch_) != 0)
         return "";
+    } catch (const Interrupted&) {
+      throw;  // SIGINT or the step's deadline: stop the step, not just this answer
     } catch (const Error&) {
       return "";
     }
