@@ -14,6 +14,7 @@
 // successful run so that `rollback --to` can still put it back.
 #include <chrono>
 #include <cstdio>
+#include <future>
 
 #include "hosts/host.h"
 #include "steps/families.h"
@@ -208,7 +209,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
   };
   report(true);
   uint64_t sent = 0;
-  std::string landed;  // the copy's sha256, when the host hashed it during the fsync
+  std::string landed;  // the copy's sha256, hashed where it landed during the fsync
   if (!dst->local()) {
     // To the host: pull from the local file as the host's writer asks for bytes.
     FILE* f = std::fopen(s.path.c_str(), "rbe");
@@ -243,7 +244,23 @@ json Transfer::apply(Context& ctx, const json& cp) {
                        report(false);
                      },
                      ctx.deadline);
-    w.finish(mode);
+    // As on an upload, the copy is read back and hashed while its fsync runs.
+    std::future<std::string> hashed;
+    if (verify_)
+      hashed = std::async(std::launch::async, [&part] { return util::sha256_file(part); });
+    try {
+      w.finish(mode);
+    } catch (...) {
+      if (hashed.valid()) hashed.wait();
+      throw;
+    }
+    if (hashed.valid()) {
+      try {
+        landed = hashed.get();
+      } catch (const Error&) {
+        landed.clear();  // hashed again below, and that answer decides
+      }
+    }
   }
   report(true);
   if (offset + sent != total)

@@ -178,9 +178,13 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     REQUIRE(dropped);
     h.progress.hook = nullptr;
     uint64_t before = remote->stats().bytes_downloaded;
+    h.log.clear();
     json out = step->apply(*h.ctx, cp);
     CHECK(out["sha256"] == sha);
     CHECK(out["resumed_from"] > 0);
+    // The local copy was hashed during its fsync, and that digest matched.
+    CHECK(h.logged("and hashed on local"));
+    CHECK_FALSE(h.logged("sha256 of the copy on local read in"));
     CHECK(remote->stats().bytes_downloaded - before < kSize);
     CHECK(util::sha256_file(ldest) == sha);
     step->undo(*h.ctx, cp);
