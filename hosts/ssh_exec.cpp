@@ -54,20 +54,6 @@ int signal_number(const std::string& name) {
   return SIGTERM;
 }
 
-// Frees a channel when the scope ends (closing it first if still open).
-struct ChannelGuard {
-  SshSession& s;
-  LIBSSH2_CHANNEL* ch;
-  ~ChannelGuard() {
-    if (!ch || !s.usable()) return;
-    try {
-      s.call([&] { return libssh2_channel_free(ch); },
-             util::Deadline::after(std::chrono::seconds(5)), Interruptible::no);
-    } catch (...) {
-    }
-  }
-};
-
 // Captures a stream up to the limit and forwards it to the caller's callback.
 struct Stream {
   std::string* capture;

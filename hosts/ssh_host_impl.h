@@ -42,6 +42,21 @@ struct SshHost::Impl {
 /// host has it (about three times as fast as coreutils' with SHA extensions), else sha256sum.
 extern const char kHashCommand[];
 
+/// Frees a channel when the scope ends (closing it first if still open), unless the
+/// connection is no longer usable (closing the session frees it then).
+struct ChannelGuard {
+  SshSession& s;
+  LIBSSH2_CHANNEL* ch;
+  ~ChannelGuard() {
+    if (!ch || !s.usable()) return;
+    try {
+      s.call([&] { return libssh2_channel_free(ch); },
+             util::Deadline::after(std::chrono::seconds(5)), Interruptible::no);
+    } catch (...) {
+    }
+  }
+};
+
 /// An open SFTP file or folder handle, closed on destruction.
 class SftpHandle {
  public:

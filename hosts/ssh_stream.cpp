@@ -37,25 +37,16 @@ constexpr size_t kWindow = 4u << 20;
 // the copy itself afterwards; a digest that does not match is also checked again there.
 class RemoteHash {
  public:
-  RemoteHash(SshSession& s, const std::string& path) : s_(s) {
+  RemoteHash(SshSession& s, const std::string& path) : s_(s), guard_{s, nullptr} {
     const std::string command =
         "exec /bin/sh -c " + util::shell_quote(std::string(kHashCommand) + " < " +
                                                util::shell_quote(path) + " 2>/dev/null");
     LIBSSH2_SESSION* raw = s_.raw();
-    ch_ = static_cast<LIBSSH2_CHANNEL*>(
+    ch_ = guard_.ch = static_cast<LIBSSH2_CHANNEL*>(
         s_.call_ptr([&] { return static_cast<void*>(libssh2_channel_open_session(raw)); }));
     if (!ch_ || s_.call([&] { return libssh2_channel_exec(ch_, command.c_str()); }) != 0 ||
         s_.call([&] { return libssh2_channel_send_eof(ch_); }) != 0)
       dead_ = true;
-  }
-
-  ~RemoteHash() {
-    if (!ch_ || !s_.usable()) return;
-    try {
-      s_.call([&] { return libssh2_channel_free(ch_); },
-              util::Deadline::after(std::chrono::seconds(5)), Interruptible::no);
-    } catch (...) {
-    }
   }
 
   /// The file's sha256 as the host computed it, or "" when it could not be had.
@@ -99,6 +90,7 @@ class RemoteHash {
   }
 
   SshSession& s_;
+  ChannelGuard guard_;  // frees the channel
   LIBSSH2_CHANNEL* ch_ = nullptr;
   std::string out_;
   bool dead_ = false;
