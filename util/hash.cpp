@@ -12,9 +12,13 @@
 
 namespace cutover::util {
 
+// Owns its context, so that a moved-over Sha256 (running = Sha256()) frees the old one.
 struct Sha256::Impl {
   EVP_MD_CTX* ctx = nullptr;
   bool done = false;
+  ~Impl() {
+    if (ctx) EVP_MD_CTX_free(ctx);
+  }
 };
 
 namespace {
@@ -38,9 +42,7 @@ Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
     throw Error("sha256: cannot initialise OpenSSL digest");
 }
 
-Sha256::~Sha256() {
-  if (impl_ && impl_->ctx) EVP_MD_CTX_free(impl_->ctx);
-}
+Sha256::~Sha256() = default;
 
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
