@@ -210,6 +210,9 @@ json Transfer::apply(Context& ctx, const json& cp) {
   report(true);
   uint64_t sent = 0;
   std::string landed;  // the copy's sha256, hashed where it landed during the fsync
+  // When the bytes started and stopped moving: the rest is fsync and hashing, which the log
+  // reports apart from the bytes' rate.
+  auto t_start = std::chrono::steady_clock::now(), t_sent = t_start;
   if (!dst->local()) {
     // To the host: pull from the local file as the host's writer asks for bytes.
     FILE* f = std::fopen(s.path.c_str(), "rbe");
@@ -222,6 +225,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
                           if (util::interrupted()) throw Interrupted("transfer interrupted");
                           size_t n = std::fread(buf, 1, cap, f);
                           if (n == 0 && std::ferror(f)) throw Error("transfer: cannot read " + s.path);
+                          if (n == 0) t_sent = std::chrono::steady_clock::now();
                           running.update(buf, n);
                           done += n;
                           report(false);
@@ -244,6 +248,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
                        report(false);
                      },
                      ctx.deadline);
+    t_sent = std::chrono::steady_clock::now();
     // As on an upload, the copy is read back and hashed while its fsync runs.
     std::future<std::string> hashed;
     if (verify_)
@@ -270,8 +275,14 @@ json Transfer::apply(Context& ctx, const json& cp) {
                 "stop whatever writes the source, then run again");
   std::string hex = running.hex();
   auto t_copied = std::chrono::steady_clock::now();
+  double moving = std::chrono::duration<double>(t_sent - t_start).count();
+  char rate[32] = "";
+  if (moving > 0) std::snprintf(rate, sizeof rate, "%.1f", static_cast<double>(sent) / 1e6 / moving);
   ctx.log("transfer: " + util::format_bytes(sent) + " copied in " + seconds_text(t0, t_copied) +
-          " s" + (landed.empty() ? "" : ", and hashed on " + d.host->name()));
+          " s: the bytes in " + seconds_text(t_start, t_sent) + " s (" + rate + " MB/s), then " +
+          (d.host->is_local() ? "fsync here" : "fsync on " + d.host->name()) +
+          (landed.empty() ? "" : " and sha256 of the copy") + " in " +
+          seconds_text(t_sent, t_copied) + " s");
   if (verify_) {
     // No digest from the upload, or one that does not match: read the whole copy again, and
     // that answer decides.

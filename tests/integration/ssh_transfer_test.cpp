@@ -141,7 +141,7 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK(h.progress.last == kSize);
     // The host hashed the whole copy (kept prefix included) during the fsync, and that
     // digest matched: no second read of the copy.
-    CHECK(h.logged("and hashed on remote"));
+    CHECK(h.logged("then fsync on remote and sha256 of the copy in"));
     CHECK_FALSE(h.logged("sha256 of the copy on remote read in"));
 
     step->undo(*h.ctx, cp);
@@ -183,7 +183,7 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK(out["sha256"] == sha);
     CHECK(out["resumed_from"] > 0);
     // The local copy was hashed during its fsync, and that digest matched.
-    CHECK(h.logged("and hashed on local"));
+    CHECK(h.logged("then fsync here and sha256 of the copy in"));
     CHECK_FALSE(h.logged("sha256 of the copy on local read in"));
     CHECK(remote->stats().bytes_downloaded - before < kSize);
     CHECK(util::sha256_file(ldest) == sha);
