@@ -212,8 +212,10 @@ void SshHost::write_file(const std::string& path, const std::string& data, uint3
   try {
     size_t done = 0;
     while (done < data.size()) {
+      // The unacknowledged bytes and then new ones, at most kSftpWriteWindow in flight.
+      size_t len = std::min(data.size() - done, kSftpWriteWindow);
       long long n = impl_->session.call(
-          [&] { return libssh2_sftp_write(h->get(), data.data() + done, data.size() - done); });
+          [&] { return libssh2_sftp_write(h->get(), data.data() + done, len); });
       if (n < 0) impl_->fail("cannot write", tmp, n);
       done += static_cast<size_t>(n);
     }

@@ -42,6 +42,10 @@ struct SshHost::Impl {
 /// host has it (about three times as fast as coreutils' with SHA extensions), else sha256sum.
 extern const char kHashCommand[];
 
+/// The most an upload keeps in flight over SFTP: below OpenSSH's 2 MiB channel window, beyond
+/// which libssh2 1.10 writes get slower instead of faster (see ssh_stream.cpp).
+constexpr size_t kSftpWriteWindow = 3u << 19;  // 1.5 MiB
+
 /// Frees a channel when the scope ends (closing it first if still open), unless the
 /// connection is no longer usable (closing the session frees it then).
 struct ChannelGuard {
