@@ -276,7 +276,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
   std::string hex = running.hex();
   auto t_copied = std::chrono::steady_clock::now();
   double moving = std::chrono::duration<double>(t_sent - t_start).count();
-  char rate[32] = "";
+  char rate[32] = "-";
   if (moving > 0) std::snprintf(rate, sizeof rate, "%.1f", static_cast<double>(sent) / 1e6 / moving);
   ctx.log("transfer: " + util::format_bytes(sent) + " copied in " + seconds_text(t0, t_copied) +
           " s: the bytes in " + seconds_text(t_start, t_sent) + " s (" + rate + " MB/s), then " +
