@@ -25,6 +25,7 @@
 #include "hosts/ssh_host.h"
 #include "steps/pg_conn.h"
 #include "steps/pg_tools.h"
+#include "steps/tree_io.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -243,7 +244,23 @@ std::string str_of(const std::string& text, const Scope& scope) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-void check_host(std::vector<DoctorRow>& rows, const HostSpec& spec, const Scope& scope, int timeout_s) {
+// files.snapshot and files.restore run GNU tar and GNU find on their host: the same check
+// the steps make before they start, made now.
+const std::set<std::string> kTreeTypes = {"files.snapshot", "files.restore"};
+
+void check_tree_tools(std::vector<DoctorRow>& rows, hosts::Host& host, const std::string& name) {
+  const std::string check = "tools for files.* on " + name;
+  try {
+    rows.push_back(row(check, "ok", steps::require_tree_tools(host, "files.*")));
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    rows.push_back(fail_row(check, e.what(), e.hint()));
+  }
+}
+
+void check_host(std::vector<DoctorRow>& rows, const HostSpec& spec, const Scope& scope, int timeout_s,
+                bool tree_tools) {
   const std::string base = "host " + spec.name;
   hosts::SshOptions o;
   try {
@@ -274,6 +291,7 @@ void check_host(std::vector<DoctorRow>& rows, const HostSpec& spec, const Scope&
     host->connect();
     rows.push_back(row(base + ": host key", "ok", host->host_key_fingerprint() + " (" + o.host_key + ")"));
     rows.push_back(row(base + ": auth", "ok", "authenticated as " + o.user));
+    if (tree_tools) check_tree_tools(rows, *host, spec.name);
     host->disconnect();
   } catch (const Error& e) {
     std::string msg = e.what();
@@ -422,15 +440,19 @@ std::vector<DoctorRow> run_doctor(const DoctorInput& in) {
   }
   for (const auto& [name, db] : dbs) dump_bytes += check_database(rows, db, in.connect_timeout_s);
 
-  std::set<std::string> used_hosts;
-  for (const auto& s : plan.steps)
-    if (!s.on.empty() && s.on != "local") used_hosts.insert(s.on);
+  std::set<std::string> used_hosts, tree_hosts;
+  for (const auto& s : plan.steps) {
+    std::string on = s.on.empty() ? "local" : s.on;
+    if (on != "local") used_hosts.insert(on);
+    if (kTreeTypes.count(s.type)) tree_hosts.insert(on);
+  }
+  if (tree_hosts.count("local")) check_tree_tools(rows, *hosts::make_local_host(), "local");
   for (const auto& [name, spec] : plan.hosts) {
     if (!used_hosts.count(name)) {
       rows.push_back(row("host " + name, "ok", "not used by any step: not contacted"));
       continue;
     }
-    check_host(rows, spec, env.scope, in.connect_timeout_s);
+    check_host(rows, spec, env.scope, in.connect_timeout_s, tree_hosts.count(name) > 0);
   }
   check_state(rows, in.state, plan.name, dump_bytes);
   return rows;

@@ -75,7 +75,7 @@ std::vector<std::string> create_args(const TreeSource& src, const std::string& f
 
 }  // namespace
 
-void require_tree_tools(hosts::Host& host, const std::string& type) {
+std::string require_tree_tools(hosts::Host& host, const std::string& type) {
   hosts::ExecRequest req;
   req.shell = "tar --version 2>/dev/null | head -n 1; echo; find --version 2>/dev/null | head -n 1";
   req.deadline = util::Deadline::after(std::chrono::seconds(30));
@@ -102,6 +102,7 @@ void require_tree_tools(hosts::Host& host, const std::string& type) {
     throw Error(type + ": GNU find is needed on " + host.name() +
                     " (found: " + (find.empty() ? "no find" : "'" + find + "'") + ")",
                 hint);
+  return tar + "; " + find;
 }
 
 TreeSource tree_source(hosts::Host& host, std::vector<std::string> paths,

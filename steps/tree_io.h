@@ -25,8 +25,8 @@
 namespace cutover::steps {
 
 /// Throws Error naming the host (with an install hint) unless GNU tar >= 1.28 and GNU find
-/// are there. `type` prefixes the message.
-void require_tree_tools(hosts::Host& host, const std::string& type);
+/// are there. `type` prefixes the message. Returns their version lines, for `doctor`.
+std::string require_tree_tools(hosts::Host& host, const std::string& type);
 
 /// What a snapshot archives: absolute paths on the host, and GNU tar --exclude patterns.
 struct TreeSource {

@@ -123,6 +123,47 @@ steps:
   CHECK(h.out.find("2 failed") != std::string::npos);
 }
 
+TEST_CASE("doctor: files.* steps need GNU tar and GNU find, and a BSD tar fails with the hint",
+          "[doctor]") {
+  TempDir t;
+  ::mkdir((t / "site").c_str(), 0755);
+  write_file(t / "site/index.html", "hello");
+  write_file(t / "plan.yaml", R"(version: 1
+name: doctor-tree
+steps:
+  - id: snap
+    type: files.snapshot
+    with: { paths: [site] }
+)");
+  // This machine has GNU tar and find: the row names their versions.
+  CliResult ok = run_cutover({"doctor", "plan.yaml", "--output", "json"}, at(t.path()));
+  INFO(ok.all());
+  auto rows = rows_of(ok.out);
+  REQUIRE(rows.count("tools for files.* on local"));
+  CHECK(rows["tools for files.* on local"]["status"] == "ok");
+  CHECK(rows["tools for files.* on local"]["detail"].get<std::string>().find("GNU tar") != std::string::npos);
+  CHECK(rows["tools for files.* on local"]["detail"].get<std::string>().find("GNU findutils") != std::string::npos);
+
+  // A tar that is not GNU tar first in PATH (what a busybox or BSD system has): the row fails
+  // before any run, with the install hint, and doctor exits 1. Nothing was archived.
+  ::mkdir((t / "bin").c_str(), 0755);
+  write_file(t / "bin/tar", "#!/bin/sh\necho 'bsdtar 3.6.2 - libarchive 3.6.2'\n");
+  ::chmod((t / "bin/tar").c_str(), 0755);
+  const char* path = std::getenv("PATH");
+  CliResult bad = run_cutover({"doctor", "plan.yaml", "--output", "json"},
+                              at(t.path(), {{"PATH", t / "bin" + ":" + (path ? path : "/usr/bin:/bin")}}));
+  INFO(bad.all());
+  CHECK(bad.exit_code == 1);
+  rows = rows_of(bad.out);
+  REQUIRE(rows.count("tools for files.* on local"));
+  CHECK(rows["tools for files.* on local"]["status"] == "fail");
+  CHECK(rows["tools for files.* on local"]["detail"].get<std::string>().find("GNU tar is needed on local (found: 'bsdtar 3.6.2") !=
+        std::string::npos);
+  CHECK(rows["tools for files.* on local"]["hint"].get<std::string>().find("apt-get install tar findutils") !=
+        std::string::npos);
+  CHECK_FALSE(file_exists(t / ".cutover"));
+}
+
 TEST_CASE("doctor: a host nobody answers on is unreachable, with the hint", "[doctor]") {
   TempDir t;
   int port = cutover::testing::free_port();  // nothing listens on it

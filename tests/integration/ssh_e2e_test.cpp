@@ -190,3 +190,39 @@ TEST_CASE("ssh e2e: git.checkout and service.stop on a remote host are undone by
   CHECK(t::wait_until([&] { return !http_get(port).empty(); }, 15000));
   CHECK(http_get(port) == R"({"message": "v1", "status": "ok"})");
 }
+
+TEST_CASE("ssh e2e: doctor checks GNU tar and find on a host that files.* steps run on",
+          "[ssh][e2e][doctor]") {
+  if (!Sshd::available()) {
+    WARN("skipped: /usr/sbin/sshd is not installed");
+    return;
+  }
+  Sshd sshd;
+  t::TempDir tmp;
+  auto o = sshd.options();
+  t::write_file(tmp / "plan.yaml",
+                "version: 1\n"
+                "name: ssh-doctor\n"
+                "hosts:\n"
+                "  remote:\n"
+                "    address: 127.0.0.1\n"
+                "    port: " + std::to_string(sshd.port()) + "\n"
+                "    user: " + o.user + "\n"
+                "    identity_file: " + o.identity_file + "\n"
+                "    known_hosts: " + o.known_hosts + "\n"
+                "steps:\n"
+                "  - id: snap\n"
+                "    type: files.snapshot\n"
+                "    on: remote\n"
+                "    with: { paths: [" + sshd.dir() + "] }\n");
+  auto r = t::run_cutover({"doctor", tmp / "plan.yaml", "--output", "json"}, t::at(tmp.path()));
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : nlohmann::json::parse(r.out)) rows[row.value("check", "")] = row;
+  CHECK(rows["host remote: auth"]["status"] == "ok");
+  REQUIRE(rows.count("tools for files.* on remote"));
+  CHECK(rows["tools for files.* on remote"]["status"] == "ok");
+  CHECK_THAT(rows["tools for files.* on remote"]["detail"].get<std::string>(), Catch::Contains("GNU tar"));
+  CHECK(rows.count("tools for files.* on local") == 0);  // no files.* step runs here
+}
