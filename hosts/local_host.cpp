@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -78,6 +79,12 @@ class LocalHost final : public Host {
         if (::lchown(tmp.c_str(), want->uid, want->gid) == 0) {
           // chown clears setuid/setgid: put the exact mode back.
           if (::chmod(tmp.c_str(), mode) != 0) fail("cannot chmod", tmp);
+        } else if ((errno == EPERM || errno == EACCES) && owned_as_wanted(path, *want, mode)) {
+          // Not root, and the file is someone else's (or in a group we cannot give it): a new
+          // file renamed over it would change its owner, and undo could not change it back.
+          // Rewrite it through its own inode instead, as editors do; the temp file goes.
+          write_in_place(path, data);
+          return;
         } else if (required || (errno != EPERM && errno != EACCES)) {
           fail("cannot set owner " + std::to_string(want->uid) + ":" +
                    std::to_string(want->gid) + " of",
@@ -89,6 +96,43 @@ class LocalHost final : public Host {
   }
 
   void remove(const std::string& path) override { util::remove_all(path); }
+
+ private:
+  // The regular file at `path` already has the owner, group and mode a write wants.
+  static bool owned_as_wanted(const std::string& path, const Owner& want, uint32_t mode) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == want.uid &&
+           st.st_gid == want.gid && (st.st_mode & 07777) == (mode & 07777);
+  }
+
+  // Truncates and rewrites an existing file, then fsyncs it: owner, group, mode, ACLs and
+  // hard links stay. Not atomic: a crash midway leaves a partial file, which the step's
+  // checkpoint (the prior bytes) lets rollback or resume repair.
+  static void write_in_place(const std::string& path, const std::string& data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) fail("cannot open for writing", path);
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        fail("cannot write", path);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+      int e = errno;
+      ::close(fd);
+      errno = e;
+      fail("cannot fsync", path);
+    }
+    ::close(fd);
+  }
+
+ public:
 
   void rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) fail("cannot rename " + from + " to", to);

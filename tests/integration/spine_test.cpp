@@ -1,11 +1,16 @@
 // The spine, end to end: the real cutover binary against real files and processes.
 // Each test names the behaviour of issue 2 it proves.
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "tests/support/e2e.h"
+#include "tests/support/tree_state.h"
+#include "util/process.h"
 #include "util/fs.h"
 
 using cutover::test::CliOptions;
@@ -387,4 +392,60 @@ TEST_CASE("apply --rehearse applies, rolls back with verified fingerprints, appl
   auto report = nlohmann::json::parse(read_file(t / "state/runs/" + cutover::test::latest_run(t / "state") + "/report.json"));
   CHECK(report["rehearsed"] == true);
   CHECK(report["status"] == "succeeded");
+}
+
+TEST_CASE("as a non-root user, a failing check rolls back every step: bytes, modes and owners, root's files too",
+          "[e2e][spine][nonroot]") {
+  // A deploy user runs cutover on files it owns: no chown beyond its own, no root. The test
+  // needs root only to become that user (runuser) and hand it the folder.
+  const struct passwd* pw = ::getpwnam("nobody");
+  if (::geteuid() != 0 || !pw) {
+    WARN("skipped: needs root and the user nobody to run cutover as another user");
+    return;
+  }
+  TempDir t;
+  std::string app = t / "app", marks = t / "marks", state = t / "state";
+  seed_app(app);
+  write_file(marks + "/.keep", "");
+  write_file(t / "plan.yaml", six_step_plan(app, marks, true));
+  cutover::util::ProcessSpec chown;
+  chown.argv = {"chown", "-R", std::to_string(pw->pw_uid) + ":" + std::to_string(pw->pw_gid), t.path()};
+  REQUIRE(cutover::util::run_process(chown).ok());
+  // One file stays root's, writable by the user's group: a new file renamed over it would
+  // be the user's, and nobody but root could give it back. cutover rewrites it in place.
+  const std::string shared = app + "/config/connection_registry.json";
+  REQUIRE(::chown(shared.c_str(), 0, pw->pw_gid) == 0);
+  REQUIRE(::chmod(shared.c_str(), 0664) == 0);
+  auto before = cutover::test::tree_state(app);
+  REQUIRE(before.at(".env").uid == pw->pw_uid);
+  REQUIRE(before.at("config/connection_registry.json").uid == 0);
+
+  cutover::util::ProcessSpec apply;
+  apply.argv = {"runuser", "-u", "nobody", "--", CUTOVER_BIN, "apply", t / "plan.yaml", "--state", state};
+  apply.cwd = t.path();
+  apply.env = {{"NO_COLOR", "1"}, {"HOME", t.path()}};
+  apply.deadline = cutover::util::Deadline::after(std::chrono::seconds(120));
+  auto r = cutover::util::run_process(apply);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 3);
+  auto after = cutover::test::tree_state(app);
+  INFO(cutover::test::tree_diff(before, after));
+  CHECK(after == before);  // bytes, modes, owner and group of every file; MIGRATED gone
+  CHECK(read_file(marks + "/hook.log") == "applied\nundone\n");
+  CHECK(r.out.find("verified") != std::string::npos);
+
+  // With the check passing, the change stays, and root's file is still root's.
+  write_file(app + "/healthy", "");
+  REQUIRE(::chown((app + "/healthy").c_str(), pw->pw_uid, pw->pw_gid) == 0);
+  r = cutover::util::run_process(apply);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(shared).find("https://new.example.test") != std::string::npos);
+  struct stat sh {};
+  REQUIRE(::stat(shared.c_str(), &sh) == 0);
+  CHECK(sh.st_uid == 0);
+  CHECK((sh.st_mode & 07777) == 0664);
+  struct stat st {};
+  REQUIRE(::stat(state.c_str(), &st) == 0);
+  CHECK(st.st_uid == pw->pw_uid);  // the state belongs to the user who ran it
 }
