@@ -199,29 +199,47 @@ std::string SshHost::read_file(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// Writes all of `data` through an open handle, at most kSftpWriteWindow in flight, then fsyncs.
+void send_all(SshHost::Impl& impl, SftpHandle& h, const std::string& data, const std::string& name) {
+  size_t done = 0;
+  while (done < data.size()) {
+    // The unacknowledged bytes and then new ones.
+    size_t len = std::min(data.size() - done, kSftpWriteWindow);
+    long long n =
+        impl.session.call([&] { return libssh2_sftp_write(h.get(), data.data() + done, len); });
+    if (n < 0) impl.fail("cannot write", name, n);
+    done += static_cast<size_t>(n);
+  }
+  long long rc = impl.session.call([&] { return libssh2_sftp_fsync(h.get()); });
+  if (rc != 0 && impl.sftp_status(rc) != LIBSSH2_FX_OP_UNSUPPORTED) impl.fail("cannot fsync", name, rc);
+}
+
+}  // namespace
+
 void SshHost::write_file(const std::string& path, const std::string& data, uint32_t mode,
                          const std::optional<Owner>& owner) {
   std::optional<Owner> want = owner;
-  if (!want) {
-    FileInfo prior = stat(path);
-    if (prior.is_regular) want = prior.owner();
-  }
+  FileInfo prior = stat(path);
+  if (!want && prior.is_regular) want = prior.owner();
   const std::string tmp = temp_name(path);
   auto h = sftp_open(*impl_, tmp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL,
                      0600, LIBSSH2_SFTP_OPENFILE, "cannot create");
-  try {
-    size_t done = 0;
-    while (done < data.size()) {
-      // The unacknowledged bytes and then new ones, at most kSftpWriteWindow in flight.
-      size_t len = std::min(data.size() - done, kSftpWriteWindow);
-      long long n = impl_->session.call(
-          [&] { return libssh2_sftp_write(h->get(), data.data() + done, len); });
-      if (n < 0) impl_->fail("cannot write", tmp, n);
-      done += static_cast<size_t>(n);
+  auto drop_temp = [&] {
+    h.reset();
+    if (!impl_->session.usable()) return;
+    try {
+      LIBSSH2_SFTP* sftp = impl_->sftp();
+      impl_->session.call(
+          [&] { return libssh2_sftp_unlink_ex(sftp, tmp.c_str(), static_cast<unsigned>(tmp.size())); },
+          util::Deadline::after(std::chrono::seconds(10)), Interruptible::no);
+    } catch (...) {
     }
-    long long rc = impl_->session.call([&] { return libssh2_sftp_fsync(h->get()); });
-    if (rc != 0 && impl_->sftp_status(rc) != LIBSSH2_FX_OP_UNSUPPORTED)
-      impl_->fail("cannot fsync", tmp, rc);
+  };
+  try {
+    send_all(*impl_, *h, data, tmp);
+    long long rc = 0;
     if (want) {
       // Owner first: a chown clears setuid/setgid, so the mode is set after it. Keeping an
       // existing file's owner is best effort (only root may give a file away); a requested
@@ -234,6 +252,14 @@ void SshHost::write_file(const std::string& path, const std::string& data, uint3
       if (rc != 0) {
         unsigned long st = impl_->sftp_status(rc);
         bool refused = st == LIBSSH2_FX_PERMISSION_DENIED || st == LIBSSH2_FX_FAILURE;
+        // Not root, and the file is someone else's: as on this machine (local_host.cpp),
+        // rewrite it through its own inode so its owner stays and undo can do the same.
+        if (refused && prior.is_regular && prior.has_owner && prior.uid == want->uid &&
+            prior.gid == want->gid && prior.mode == (mode & 07777)) {
+          drop_temp();
+          write_in_place(path, data);
+          return;
+        }
         if (owner || !refused)
           impl_->fail("cannot set owner " + std::to_string(want->uid) + ":" +
                           std::to_string(want->gid) + " of",
@@ -249,20 +275,19 @@ void SshHost::write_file(const std::string& path, const std::string& data, uint3
     if (rc != 0) impl_->fail("cannot close", tmp, rc);
     rename(tmp, path);
   } catch (...) {
-    h.reset();
-    if (impl_->session.usable()) {
-      try {
-        LIBSSH2_SFTP* sftp = impl_->sftp();
-        impl_->session.call(
-            [&] {
-              return libssh2_sftp_unlink_ex(sftp, tmp.c_str(), static_cast<unsigned>(tmp.size()));
-            },
-            util::Deadline::after(std::chrono::seconds(10)), Interruptible::no);
-      } catch (...) {
-      }
-    }
+    drop_temp();
     throw;
   }
+}
+
+void SshHost::write_in_place(const std::string& path, const std::string& data) {
+  // Truncate and rewrite through the file's own inode: owner, group and mode stay. Not
+  // atomic: a crash midway leaves a partial file, which the step's checkpoint repairs.
+  auto f = sftp_open(*impl_, path, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_TRUNC, 0, LIBSSH2_SFTP_OPENFILE,
+                     "cannot open for writing");
+  send_all(*impl_, *f, data, path);
+  long long rc = f->close();
+  if (rc != 0) impl_->fail("cannot close", path, rc);
 }
 
 void SshHost::remove(const std::string& path) {

@@ -114,6 +114,8 @@ class SshHost final : public Host {
   struct Impl;
 
  private:
+  // write_file() of a file this user may write but not give back: rewritten in place.
+  void write_in_place(const std::string& path, const std::string& data);
   uint64_t upload_impl(const std::string& path, uint64_t offset, uint32_t mode,
                        const std::function<size_t(char*, size_t)>& source,
                        const util::Deadline& deadline, std::string* landed_sha256);

@@ -1,7 +1,9 @@
 // SshHost against a real OpenSSH server (tests/support/sshd.h): file and command round trips,
 // host-key checking in every mode, and authentication failures that explain themselves.
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -358,4 +360,50 @@ TEST_CASE("ssh: authentication methods and their failures", "[ssh]") {
     CHECK_THAT(e, Catch::Contains("cannot connect to 127.0.0.1 port 1"));
     CHECK_THAT(e, Catch::Contains("is sshd running"));
   }
+}
+
+TEST_CASE("ssh: a file the SSH user may write but not give back is rewritten in place, owner kept",
+          "[ssh][nonroot]") {
+  REQUIRE_SSHD();
+  const struct passwd* pw = ::getpwnam("nobody");
+  if (::geteuid() != 0 || !pw) {
+    WARN("skipped: needs root and the user nobody");
+    return;
+  }
+  Sshd sshd;
+  SshOptions o = sshd.options();
+  o.user = "nobody";  // only SFTP is used below: nobody's shell (nologin) does not matter
+  // sshd reads authorized_keys as the user logging in: let nobody through the folder (the
+  // private keys in it stay 0600).
+  REQUIRE(::chmod(sshd.dir().c_str(), 0711) == 0);
+  std::string d = "/tmp/cutover-ssh-nonroot-XXXXXX";
+  REQUIRE(::mkdtemp(d.data()));
+  REQUIRE(::chown(d.c_str(), pw->pw_uid, pw->pw_gid) == 0);
+  const std::string f = d + "/shared.env";
+  cutover::util::write_file_atomic(f, "A=1\n", 0664);
+  REQUIRE(::chown(f.c_str(), 0, pw->pw_gid) == 0);  // root's, writable by nobody's group
+  struct stat before {};
+  REQUIRE(::stat(f.c_str(), &before) == 0);
+
+  auto host = cutover::hosts::connect_ssh(o);
+  auto same_file = [&] {
+    struct stat now {};
+    REQUIRE(::stat(f.c_str(), &now) == 0);
+    CHECK(now.st_ino == before.st_ino);
+    CHECK(now.st_uid == 0);
+    CHECK(now.st_gid == pw->pw_gid);
+    CHECK((now.st_mode & 07777) == 0664);
+  };
+  host->write_file(f, "A=2\n", 0664);  // as config.set writes: the file's own mode, its owner
+  CHECK(file_text(f) == "A=2\n");
+  same_file();
+  host->write_file(f, "A=1\n", 0664, cutover::hosts::Owner{0, pw->pw_gid});  // as undo writes
+  CHECK(file_text(f) == "A=1\n");
+  same_file();
+  CHECK(host->list_dir(d) == std::vector<std::string>{"shared.env"});  // no temp file left
+  // Giving a new file to root is still refused, naming the owner.
+  CHECK_THROWS_WITH(host->write_file(d + "/new.conf", "x\n", 0644, cutover::hosts::Owner{0, 0}),
+                    Catch::Contains("cannot set owner 0:0"));
+  CHECK_FALSE(host->stat(d + "/new.conf").exists);
+  cutover::util::remove_all(d);
 }
