@@ -30,6 +30,33 @@ namespace {
   throw Error(what + " " + path + ": " + std::strerror(errno));
 }
 
+// The regular file at `path` already has the owner, group and mode a write wants.
+bool owned_as_wanted(const std::string& path, const Owner& want, uint32_t mode) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == want.uid &&
+         st.st_gid == want.gid && (st.st_mode & 07777) == (mode & 07777);
+}
+
+// Truncates and rewrites an existing file, then fsyncs it: owner, group, mode, ACLs and
+// hard links stay. Not atomic: a crash midway leaves a partial file, which the step's
+// checkpoint (the prior bytes) lets rollback or resume repair.
+void write_in_place(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fail("cannot open for writing", path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};  // after fail() has read errno
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot write", path);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("cannot fsync", path);
+}
+
 class LocalHost final : public Host {
  public:
   std::string name() const override { return "local"; }
@@ -96,43 +123,6 @@ class LocalHost final : public Host {
   }
 
   void remove(const std::string& path) override { util::remove_all(path); }
-
- private:
-  // The regular file at `path` already has the owner, group and mode a write wants.
-  static bool owned_as_wanted(const std::string& path, const Owner& want, uint32_t mode) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == want.uid &&
-           st.st_gid == want.gid && (st.st_mode & 07777) == (mode & 07777);
-  }
-
-  // Truncates and rewrites an existing file, then fsyncs it: owner, group, mode, ACLs and
-  // hard links stay. Not atomic: a crash midway leaves a partial file, which the step's
-  // checkpoint (the prior bytes) lets rollback or resume repair.
-  static void write_in_place(const std::string& path, const std::string& data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) fail("cannot open for writing", path);
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int e = errno;
-        ::close(fd);
-        errno = e;
-        fail("cannot write", path);
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-      int e = errno;
-      ::close(fd);
-      errno = e;
-      fail("cannot fsync", path);
-    }
-    ::close(fd);
-  }
-
- public:
 
   void rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) fail("cannot rename " + from + " to", to);
