@@ -166,7 +166,14 @@ class Resolver {
         if (scope_.unknown_outputs_ok) return {kKnownAfterApply};
         throw Error("no outputs of step '" + name + "': only earlier steps' outputs can be used");
       }
-      return {descend(it->second, ref.parts, 2, "step '" + name + "' outputs")};
+      if (!scope_.unknown_outputs_ok) return {descend(it->second, ref.parts, 2, "step '" + name + "' outputs")};
+      // A dry run knows only what a step's plan() could tell (pg.dump: the server version);
+      // the rest of its outputs (the artifact it will store) are known after apply.
+      try {
+        return {descend(it->second, ref.parts, 2, "step '" + name + "' outputs")};
+      } catch (const Error&) {
+        return {kKnownAfterApply};
+      }
     }
     const auto& table = ref.ns == "run" ? scope_.run : scope_.plan;
     auto it = table.find(name);

@@ -499,4 +499,8 @@ TEST_CASE("cutover apply: pg.dump -> pg.restore -> failing check exits 3 with th
   INFO(p.all());
   CHECK(p.all().find("app@127.0.0.1") != std::string::npos);
   CHECK(p.all().find(PgCluster::kPassword) == std::string::npos);
+  // The restore's artifact comes from the dump of the same run: known after apply, not a
+  // step the dry run shows as failing.
+  CHECK(p.all().find("the artifact an earlier step stores (known after apply)") != std::string::npos);
+  CHECK(p.all().find("cannot plan") == std::string::npos);
 }
