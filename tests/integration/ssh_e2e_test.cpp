@@ -16,19 +16,30 @@ namespace t = cutover::test;
 
 namespace {
 
-std::string plan_text(const Sshd& sshd, const std::string& known_hosts, const std::string& app,
-                      const std::string& payload) {
+#define REQUIRE_SSHD()                                      \
+  if (!Sshd::available()) {                                 \
+    WARN("skipped: /usr/sbin/sshd is not installed");       \
+    return;                                                 \
+  }
+
+// The plan's `hosts:` section: the test sshd as host `remote`, its key checked (strict)
+// against `known_hosts`.
+std::string hosts_yaml(const Sshd& sshd, const std::string& known_hosts) {
   auto o = sshd.options();
-  return "version: 1\n"
-         "name: ssh-e2e\n"
-         "hosts:\n"
+  return "hosts:\n"
          "  remote:\n"
          "    address: 127.0.0.1\n"
          "    port: " + std::to_string(sshd.port()) + "\n"
          "    user: " + o.user + "\n"
          "    identity_file: " + o.identity_file + "\n"
          "    host_key: strict\n"
-         "    known_hosts: " + known_hosts + "\n"
+         "    known_hosts: " + known_hosts + "\n";
+}
+
+std::string plan_text(const Sshd& sshd, const std::string& known_hosts, const std::string& app,
+                      const std::string& payload) {
+  return "version: 1\n"
+         "name: ssh-e2e\n" + hosts_yaml(sshd, known_hosts) +
          "steps:\n"
          "  - id: registry\n"
          "    type: config.set\n"
@@ -61,10 +72,7 @@ bool ssh_wired(const t::CliResult& r) {
 }  // namespace
 
 TEST_CASE("ssh e2e: a failing final check rolls back every remote change exactly", "[ssh][e2e]") {
-  if (!Sshd::available()) {
-    WARN("skipped: /usr/sbin/sshd is not installed");
-    return;
-  }
+  REQUIRE_SSHD();
   Sshd sshd;
   t::TempDir tmp;
   const std::string app = sshd.dir() + "/app";
@@ -122,10 +130,7 @@ std::string http_get(int port) {
 
 TEST_CASE("ssh e2e: git.checkout and service.stop on a remote host are undone by a failing check",
           "[ssh][e2e][git][service]") {
-  if (!Sshd::available()) {
-    WARN("skipped: /usr/sbin/sshd is not installed");
-    return;
-  }
+  REQUIRE_SSHD();
   Sshd sshd;
   t::TempDir tmp;
   // The application's repository (read by git on the remote host, which is this machine).
@@ -157,10 +162,7 @@ TEST_CASE("ssh e2e: git.checkout and service.stop on a remote host are undone by
   REQUIRE(cutover::util::run_process(launch).ok());
   REQUIRE(t::wait_until([&] { return !http_get(port).empty(); }, 15000));
 
-  auto o = sshd.options();
-  std::string hosts = "hosts:\n  remote:\n    address: 127.0.0.1\n    port: " + std::to_string(sshd.port()) +
-                      "\n    user: " + o.user + "\n    identity_file: " + o.identity_file +
-                      "\n    known_hosts: " + o.known_hosts + "\n";
+  std::string hosts = hosts_yaml(sshd, sshd.options().known_hosts);
   auto checkout = [&](const std::string& ref) {
     return "  - id: code\n    type: git.checkout\n    on: remote\n    with: { repo: " + repo.dir() + ", ref: " + ref +
            ", releases_dir: " + base + "/releases, current: " + base + "/current }\n";
@@ -193,23 +195,12 @@ TEST_CASE("ssh e2e: git.checkout and service.stop on a remote host are undone by
 
 TEST_CASE("ssh e2e: doctor checks GNU tar and find on a host that files.* steps run on",
           "[ssh][e2e][doctor]") {
-  if (!Sshd::available()) {
-    WARN("skipped: /usr/sbin/sshd is not installed");
-    return;
-  }
+  REQUIRE_SSHD();
   Sshd sshd;
   t::TempDir tmp;
-  auto o = sshd.options();
   t::write_file(tmp / "plan.yaml",
                 "version: 1\n"
-                "name: ssh-doctor\n"
-                "hosts:\n"
-                "  remote:\n"
-                "    address: 127.0.0.1\n"
-                "    port: " + std::to_string(sshd.port()) + "\n"
-                "    user: " + o.user + "\n"
-                "    identity_file: " + o.identity_file + "\n"
-                "    known_hosts: " + o.known_hosts + "\n"
+                "name: ssh-doctor\n" + hosts_yaml(sshd, sshd.options().known_hosts) +
                 "steps:\n"
                 "  - id: snap\n"
                 "    type: files.snapshot\n"
