@@ -106,16 +106,22 @@ class LocalHost final : public Host {
         if (::lchown(tmp.c_str(), want->uid, want->gid) == 0) {
           // chown clears setuid/setgid: put the exact mode back.
           if (::chmod(tmp.c_str(), mode) != 0) fail("cannot chmod", tmp);
-        } else if ((errno == EPERM || errno == EACCES) && owned_as_wanted(path, *want, mode)) {
-          // Not root, and the file is someone else's (or in a group we cannot give it): a new
-          // file renamed over it would change its owner, and undo could not change it back.
-          // Rewrite it through its own inode instead, as editors do; the temp file goes.
-          write_in_place(path, data);
-          return;
-        } else if (required || (errno != EPERM && errno != EACCES)) {
-          fail("cannot set owner " + std::to_string(want->uid) + ":" +
-                   std::to_string(want->gid) + " of",
-               path);
+        } else {
+          const int why = errno;  // owned_as_wanted() may change errno
+          const bool refused = why == EPERM || why == EACCES;
+          if (refused && owned_as_wanted(path, *want, mode)) {
+            // Not root, and the file is someone else's (or in a group we cannot give it): a
+            // new file renamed over it would change its owner, and undo could not change it
+            // back. Rewrite it through its own inode instead, as editors do; the temp goes.
+            write_in_place(path, data);
+            return;
+          }
+          if (required || !refused) {
+            errno = why;
+            fail("cannot set owner " + std::to_string(want->uid) + ":" +
+                     std::to_string(want->gid) + " of",
+                 path);
+          }
         }
       }
     }
