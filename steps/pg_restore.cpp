@@ -195,7 +195,7 @@ class PgRestore final : public Step {
   std::string describe_artifact(Context& ctx) {
     // In a dry run an earlier step's artifact is not stored yet: ${steps.ID.outputs.artifact}
     // reads "(known after apply)".
-    if (!util::starts_with(artifact_, "sha256:")) return "the artifact an earlier step stores (known after apply)";
+    if (artifact_ == "(known after apply)") return "the artifact an earlier step stores (known after apply)";
     try {
       if (!ctx.artifacts.exists(artifact_)) return "artifact " + artifact_ + " (known after apply)";
       json m = ctx.artifacts.meta(artifact_);
