@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "checkpoints/artifact_store.h"
+#include "steps/pg_archive.h"
 #include "steps/pg_data_loader.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -386,31 +387,84 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpO
   return res;
 }
 
+namespace {
+
+// Reads an artifact on a thread of its own into a bounded queue, holding the last chunk back
+// until the stored bytes are verified: a corrupt artifact always ends the reader's input early.
+class ArtifactFeed {
+ public:
+  ArtifactFeed(Context& ctx, const std::string& id) : queue_(8u << 20) {
+    producer_ = std::thread([this, &ctx, id] {
+      std::string pending;
+      try {
+        ctx.artifacts.read(id, [&](const char* d, size_t n) {
+          if (!pending.empty() && !queue_.push(std::move(pending))) throw ConsumerGone{};
+          pending.assign(d, n);
+        });
+        if (!pending.empty()) queue_.push(std::move(pending));
+      } catch (const ConsumerGone&) {
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+      queue_.close();
+    });
+  }
+  ~ArtifactFeed() { stop(); }
+  ArtifactFeed(const ArtifactFeed&) = delete;
+  ArtifactFeed& operator=(const ArtifactFeed&) = delete;
+
+  /// Up to `cap` bytes; 0 at the end (or when reading failed: see finish()).
+  size_t pop(char* buf, size_t cap) { return queue_.pop(buf, cap); }
+  /// Stops reading; rethrows why reading failed (a corrupt or missing artifact), if it did.
+  void finish() {
+    stop();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void stop() {
+    queue_.abort();
+    if (producer_.joinable()) producer_.join();
+  }
+  ByteQueue queue_;
+  std::exception_ptr error_;
+  std::thread producer_;
+};
+
+// Streams artifact `id` (verified as run_tool_with_artifact does) into `sink` on this thread.
+void read_artifact(Context& ctx, const std::string& id, const std::string& what,
+                   const std::function<void(const char*, size_t)>& sink) {
+  uint64_t total = ctx.artifacts.meta(id).value("raw_bytes", uint64_t{0});
+  ArtifactFeed feed(ctx, id);
+  std::vector<char> buf(1u << 20);
+  uint64_t fed = 0;
+  Throttle throttle;
+  try {
+    while (size_t n = feed.pop(buf.data(), buf.size())) {
+      sink(buf.data(), n);
+      fed += n;
+      if (!what.empty() && throttle.due()) ctx.progress.update(fed, total, what);
+    }
+  } catch (...) {
+    feed.finish();
+    throw;
+  }
+  feed.finish();
+  if (!what.empty()) ctx.progress.update(fed, total, what);
+}
+
+}  // namespace
+
 util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::ProcessSpec spec,
                                            const std::string& id, const std::string& what,
                                            const std::atomic<bool>* cut) {
-  ByteQueue queue(8u << 20);
   uint64_t total = ctx.artifacts.meta(id).value("raw_bytes", uint64_t{0});
-  std::exception_ptr producer_error;
-  std::thread producer([&] {
-    std::string pending;  // held back until the whole artifact has been verified
-    try {
-      ctx.artifacts.read(id, [&](const char* d, size_t n) {
-        if (!pending.empty() && !queue.push(std::move(pending))) throw ConsumerGone{};
-        pending.assign(d, n);
-      });
-      if (!pending.empty()) queue.push(std::move(pending));
-    } catch (const ConsumerGone&) {
-    } catch (...) {
-      producer_error = std::current_exception();
-    }
-    queue.close();
-  });
+  ArtifactFeed feed(ctx, id);
   uint64_t fed = 0;
   Throttle throttle;
   spec.stdin_reader = [&](char* buf, size_t cap) -> size_t {
     if (cut && *cut) return 0;
-    size_t n = queue.pop(buf, cap);
+    size_t n = feed.pop(buf, cap);
     fed += n;
     if (!what.empty() && throttle.due()) ctx.progress.update(fed, total, what);
     return n;
@@ -419,14 +473,10 @@ util::ProcessResult run_tool_with_artifact(Context& ctx, const Dsn& dsn, util::P
   try {
     r = run_tool(ctx, dsn, spec);
   } catch (...) {
-    queue.abort();
-    producer.join();
-    if (producer_error) std::rethrow_exception(producer_error);
+    feed.finish();  // the artifact's failure, if it failed, is the cause
     throw;
   }
-  queue.abort();
-  producer.join();
-  if (producer_error) std::rethrow_exception(producer_error);
+  feed.finish();
   if (!what.empty()) ctx.progress.update(fed, total, what);
   return r;
 }
@@ -504,26 +554,36 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
     }
     ctx.log("loading rows over " + std::to_string(opts.jobs) + " connections");
     DataLoader loader(target, opts.jobs, ctx.deadline);
-    std::exception_ptr failed;
-    std::atomic<bool> cut{false};
-    util::ProcessSpec data;
-    data.argv = {tool_path("pg_restore"), "--section=data", "-f", "-"};
-    data.on_stdout = [&](const char* d, size_t n) {
-      if (failed) return;  // drain pg_restore; its input is cut off
-      try {
-        loader.feed(d, n);
-      } catch (...) {
-        failed = std::current_exception();
-        cut = true;
-      }
-    };
     try {
-      run_tool_with_artifact(ctx, target, data, id, what, &cut);
-    } catch (...) {
-      if (failed) std::rethrow_exception(failed);  // the cause, not pg_restore's broken input
-      throw;
+      // The archive's data blocks straight into the loader (steps/pg_archive.h)...
+      ArchiveText text([&](const char* d, size_t n) { loader.feed(d, n); });
+      read_artifact(ctx, id, what, [&](const char* d, size_t n) { text.feed(d, n); });
+      text.finish();
+    } catch (const ArchiveText::Unsupported& e) {
+      // ...or, for an archive it does not read (it has not fed the loader then), through
+      // pg_restore's script.
+      ctx.log(std::string("pg_restore reads the rows: ") + e.what());
+      std::exception_ptr failed;
+      std::atomic<bool> cut{false};
+      util::ProcessSpec data;
+      data.argv = {tool_path("pg_restore"), "--section=data", "-f", "-"};
+      data.on_stdout = [&](const char* d, size_t n) {
+        if (failed) return;  // drain pg_restore; its input is cut off
+        try {
+          loader.feed(d, n);
+        } catch (...) {
+          failed = std::current_exception();
+          cut = true;
+        }
+      };
+      try {
+        run_tool_with_artifact(ctx, target, data, id, what, &cut);
+      } catch (...) {
+        if (failed) std::rethrow_exception(failed);  // the cause, not pg_restore's broken input
+        throw;
+      }
+      if (failed) std::rethrow_exception(failed);
     }
-    if (failed) std::rethrow_exception(failed);
     loader.finish();
     ctx.log("building indexes and constraints of " + target.display());
     run_tool_with_artifact(ctx, target, section("post-data"), id, "");

@@ -5,13 +5,17 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "steps/pg_archive.h"
 #include "steps/pg_conn.h"
 #include "steps/pg_data_loader.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/step_harness.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
+#include "util/strings.h"
 
+using cutover::steps::pg::ArchiveText;
 using cutover::steps::pg::DataLoader;
 using cutover::steps::pg::Dsn;
 using cutover::testing::PgCluster;
@@ -28,8 +32,8 @@ json params(const std::string& db, json extra) {
   return extra;
 }
 
-// A database of what a line-based loader could get wrong.
-void seed_awkward(const std::string& db) {
+// A database of what a line-based loader could get wrong (with a large object unless told).
+void seed_awkward(const std::string& db, bool large_object = true) {
   cluster().create_db(db);
   cluster().psql_script(db, R"SQL(
 CREATE TABLE odd (id int PRIMARY KEY, t text, b bytea, j jsonb, n numeric, at timestamptz);
@@ -50,8 +54,8 @@ INSERT INTO "Mixed Case (x)" SELECT g, 'v' || g FROM generate_series(1, 700) g;
 INSERT INTO heap SELECT 'row ' || (g % 17), g FROM generate_series(1, 5000) g;
 CREATE SEQUENCE counter START 5;
 SELECT setval('counter', 4242);
-SELECT lo_from_bytea(0, decode(repeat('cafe', 100000), 'hex'));
 )SQL");
+  if (large_object) cluster().psql_script(db, "SELECT lo_from_bytea(0, decode(repeat('cafe', 100000), 'hex'));");
 }
 
 std::string large_objects(const std::string& db) {
@@ -92,10 +96,14 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
     else CHECK_THAT(planned, Catch::Contains("then one pg_restore --single-transaction --exit-on-error from the store\n"));
     size_t logged = h.log().size();
     json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
-    bool spread = false;
-    for (size_t i = logged; i < h.log().size(); ++i)
+    bool spread = false, by_pg_restore = false;
+    for (size_t i = logged; i < h.log().size(); ++i) {
       spread = spread || h.log()[i] == "loading rows over 3 connections";
+      by_pg_restore = by_pg_restore || h.log()[i] == "pg_restore reads the rows: data entry BLOBS";
+    }
     CHECK(spread == (db == "aw_par" || db == "aw_old"));
+    // The large object's entry is one ArchiveText leaves to pg_restore.
+    CHECK(by_pg_restore == spread);
     CHECK(out["rows"] == 6 + 59991 + 5000 + 700);
     CHECK(out["tables"] == 4);
     CHECK(cluster().table_stats(db) == cluster().table_stats("aw_src"));
@@ -179,4 +187,109 @@ CREATE INDEX b_a ON b (a_id);
   CHECK(out["tables"] == 2);
   CHECK(cluster().table_stats("plain_dst") == cluster().table_stats("plain_src"));
   CHECK(cluster().schema_dump("plain_dst") == cluster().schema_dump("plain_src"));
+}
+
+namespace {
+
+// A data-section script without what differs between runs and changes nothing: comments,
+// \restrict lines, blank lines.
+std::string script_lines(const std::string& script) {
+  std::string kept;
+  for (const auto& line : cutover::util::split(script, '\n')) {
+    if (line.empty() || cutover::util::starts_with(line, "--") ||
+        cutover::util::starts_with(line, "\\restrict") || cutover::util::starts_with(line, "\\unrestrict"))
+      continue;
+    kept += line + "\n";
+  }
+  return kept;
+}
+
+// "" when equal, else where the two texts part (they are megabytes: Catch would print all).
+std::string first_difference(const std::string& got, const std::string& want) {
+  if (got == want) return "";
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  size_t from = i > 100 ? i - 100 : 0;
+  return "at byte " + std::to_string(i) + ": got [" + got.substr(from, 200) + "] want [" +
+         want.substr(from, 200) + "]";
+}
+
+std::string pg_restore_data(const std::string& archive) {
+  cutover::util::ProcessSpec spec;
+  spec.argv = {"pg_restore", "--section=data", "-f", "-", archive};
+  std::string out;
+  spec.on_stdout = [&](const char* d, size_t n) { out.append(d, n); };
+  auto r = cutover::util::run_process(spec);
+  REQUIRE(r.ok());
+  return out;
+}
+
+// ArchiveText's text for `archive`, fed in pieces of `piece` bytes.
+std::string archive_text(const std::string& archive, size_t piece, size_t drop_tail = 0) {
+  std::string bytes = cutover::util::read_file(archive);
+  bytes.resize(bytes.size() - drop_tail);
+  std::string out;
+  ArchiveText text([&](const char* d, size_t n) { out.append(d, n); });
+  for (size_t at = 0; at < bytes.size(); at += piece)
+    text.feed(bytes.data() + at, std::min(piece, bytes.size() - at));
+  text.finish();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_restore prints them", "[pg][pgload]") {
+  cluster().drop_db("at_src");  // each SECTION runs the case from the top
+  seed_awkward("at_src", false);
+  cutover::testing::TempDir dir;
+  const std::string archive = dir.path() + "/at.dump";
+  cluster().custom_dump("at_src", 0, archive);
+
+  // The same statements and rows, byte for byte, however the archive is cut.
+  const std::string expected = script_lines(pg_restore_data(archive));
+  REQUIRE_THAT(expected, Catch::Contains("COPY public.odd (id, t, b, j, n, at) FROM stdin;\n") &&
+                             Catch::Contains("SELECT pg_catalog.setval('public.counter', 4242, true);"));
+  for (size_t piece : {size_t{1}, size_t{5}, size_t{4099}, size_t{1} << 30}) {
+    INFO("pieces of " << piece);
+    CHECK(first_difference(script_lines(archive_text(archive, piece)), expected) == "");
+  }
+
+  SECTION("pg.restore loads them over several connections, exactly") {
+    StepHarness h;
+    auto dump = h.make("pg.dump", params("at_src", json::object()));
+    std::string id = dump->apply(h.ctx(), dump->checkpoint(h.ctx()))["artifact"];
+    const std::string meta_path = h.artifacts().path(id) + ".meta";
+    json meta = json::parse(cutover::util::read_file(meta_path));
+    meta["costly_bytes"] = uint64_t{1} << 40;  // as if big: spread the rows
+    cutover::util::write_file_atomic(meta_path, meta.dump(), 0600);
+    cluster().drop_db("at_dst");
+    auto restore = h.make("pg.restore", params("at_dst", {{"artifact", id}, {"create_database", true}, {"jobs", 3}}));
+    json out = restore->apply(h.ctx(), restore->checkpoint(h.ctx()));
+    CHECK(out["rows"] == 6 + 59991 + 5000 + 700);
+    CHECK_THAT(h.log(), Catch::VectorContains(std::string("loading rows over 3 connections")));
+    for (const auto& line : h.log()) CHECK_THAT(line, !Catch::StartsWith("pg_restore reads the rows"));
+    CHECK(cluster().table_stats("at_dst") == cluster().table_stats("at_src"));
+    CHECK(cluster().schema_dump("at_dst") == cluster().schema_dump("at_src"));
+    CHECK(cluster().psql("at_dst", "SELECT last_value FROM counter") == "4242\n");
+  }
+  SECTION("an archive cut short is an error naming the entry it ended in") {
+    CHECK_THROWS_WITH(archive_text(archive, 4099, 10),
+                      Catch::Contains("ended before the data of entry") && Catch::Contains("TABLE DATA"));
+    CHECK_THROWS_WITH(archive_text(archive, 4099, cutover::util::read_file(archive).size() - 100),
+                      Catch::Contains("ended inside its table of contents"));
+  }
+  SECTION("what it does not read is left to pg_restore before a byte is written") {
+    const std::string gz = dir.path() + "/gz.dump";
+    cluster().custom_dump("at_src", 1, gz);
+    CHECK_THROWS_AS(archive_text(gz, 4099), ArchiveText::Unsupported);
+    CHECK_THROWS_WITH(archive_text(gz, 4099), "compressed by pg_dump");
+    cluster().drop_db("at_lo");
+    seed_awkward("at_lo", true);
+    const std::string lo = dir.path() + "/lo.dump";
+    cluster().custom_dump("at_lo", 0, lo);
+    CHECK_THROWS_WITH(archive_text(lo, 4099), "data entry BLOBS");
+    const std::string text = dir.path() + "/not.dump";
+    cutover::util::write_file_atomic(text, "SELECT 1;\n", 0600);
+    CHECK_THROWS_WITH(archive_text(text, 3), "not a pg_dump custom archive");
+  }
 }

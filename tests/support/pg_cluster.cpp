@@ -165,6 +165,12 @@ std::string PgCluster::schema_dump(const std::string& db) const {
   return kept;
 }
 
+void PgCluster::custom_dump(const std::string& db, int level, const std::string& path) const {
+  must(run({"pg_dump", "-Fc", "-Z", std::to_string(level), "-f", path, "-h", data_, "-p",
+            std::to_string(port_), "-U", "postgres", "-d", db}),
+       "pg_dump -Fc");
+}
+
 void PgCluster::seed(const std::string& db, int rows) const {
   drop_db(db);
   create_db(db);

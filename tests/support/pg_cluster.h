@@ -61,6 +61,9 @@ class PgCluster {
   /// a view and about `rows` rows in the biggest table.
   void seed(const std::string& db, int rows = 100000) const;
 
+  /// pg_dump -Fc -Z `level` of the database, as the superuser over the socket, into `path`.
+  void custom_dump(const std::string& db, int level, const std::string& path) const;
+
   const std::string& dir() const { return dir_; }
 
  private:
