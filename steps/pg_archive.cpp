@@ -21,7 +21,11 @@
 namespace cutover::steps::pg {
 namespace {
 
+constexpr int kSectionNone = 1;
+constexpr int kSectionPreData = 2;
 constexpr int kSectionData = 3;
+// A table of contents is a few KiB per table; past this, pg_restore reads the archive.
+constexpr size_t kMaxToc = 64u << 20;
 constexpr int kBlockData = 1;
 constexpr int kOffsetNoData = 3;
 
@@ -91,6 +95,9 @@ bool ArchiveText::read_head() {
     c.str();                                  // server version
     c.str();                                  // pg_dump version
     long long count = c.integer();
+    // As pg_restore does, an entry of no section (a comment, a grant) belongs to the section
+    // of the entry before it.
+    long long current = kSectionPreData;
     for (long long i = 0; i < count; ++i) {
       Entry e;
       e.id = static_cast<int>(c.integer());
@@ -114,7 +121,9 @@ bool ArchiveText::read_head() {
       if (e.desc == "ENCODING") encoding = e.defn;
       else if (e.desc == "STDSTRINGS") std_strings = e.defn;
       else if (e.desc == "SEARCHPATH") search_path = e.defn;
-      if (section != kSectionData) {
+      if (e.desc == "ENCODING" || e.desc == "STDSTRINGS" || e.desc == "SEARCHPATH") continue;
+      if (section != kSectionNone) current = section;
+      if (current != kSectionData) {
         if (e.has_block) throw Unsupported("data outside the data section (" + e.desc + ")");
         continue;
       }
@@ -124,6 +133,7 @@ bool ArchiveText::read_head() {
       data.push_back(std::move(e));
     }
   } catch (const NeedMore&) {
+    if (in_.size() > kMaxToc) throw Unsupported("a table of contents over 64 MiB");
     return false;
   }
   if (encoding.empty() || std_strings.empty() || search_path.empty())

@@ -54,6 +54,9 @@ INSERT INTO "Mixed Case (x)" SELECT g, 'v' || g FROM generate_series(1, 700) g;
 INSERT INTO heap SELECT 'row ' || (g % 17), g FROM generate_series(1, 5000) g;
 CREATE SEQUENCE counter START 5;
 SELECT setval('counter', 4242);
+COMMENT ON TABLE odd IS 'awkward rows';
+GRANT SELECT ON odd TO PUBLIC;
+CREATE MATERIALIZED VIEW odd_count AS SELECT count(*) AS n FROM odd;
 )SQL");
   if (large_object) cluster().psql_script(db, "SELECT lo_from_bytea(0, decode(repeat('cafe', 100000), 'hex'));");
 }
@@ -111,6 +114,7 @@ TEST_CASE("pg.restore over several connections restores awkward rows, empty tabl
     CHECK(cluster().psql(db, "SELECT last_value FROM counter") == "4242\n");
     CHECK(large_objects(db) == large_objects("aw_src"));
     CHECK(cluster().psql(db, "SELECT length(t) FROM odd WHERE id = 6") == "3145728\n");
+    CHECK(cluster().psql(db, "SELECT n FROM odd_count") == "59997\n");
   }
 }
 
@@ -271,6 +275,10 @@ TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_resto
     CHECK(cluster().table_stats("at_dst") == cluster().table_stats("at_src"));
     CHECK(cluster().schema_dump("at_dst") == cluster().schema_dump("at_src"));
     CHECK(cluster().psql("at_dst", "SELECT last_value FROM counter") == "4242\n");
+    // What pg_restore restores around the rows: the comment, the grant, the view's data.
+    CHECK(cluster().psql("at_dst", "SELECT obj_description('odd'::regclass, 'pg_class') || ' ' || "
+                                   "has_table_privilege('public', 'odd', 'SELECT') || ' ' || n FROM odd_count") ==
+          "awkward rows true 59997\n");
   }
   SECTION("an archive cut short is an error naming the entry it ended in") {
     CHECK_THROWS_WITH(archive_text(archive, 4099, 10),
