@@ -1,13 +1,13 @@
 #include "steps/pg_archive.h"
 
-#include <cstring>
+#include <algorithm>
 
 #include "util/error.h"
 
 // The format, as PostgreSQL's pg_backup_archiver.c and pg_backup_custom.c write it:
 //   header  "PGDMP", version major, minor, revision, int size, offset size, format (1: custom),
-//           compression (1.14: an int, the level; 1.15: a byte, the algorithm), 7 ints of
-//           creation time, database name, server version, pg_dump version
+//           compression level (an int), 7 ints of creation time, database name, server
+//           version, pg_dump version
 //   toc     count, then per entry: dump id, had-dumper, table oid, oid, tag, desc, section,
 //           defn, drop statement, copy statement, namespace, tablespace, table access
 //           method, owner, "false" (WITH OIDS), dependencies up to a null string, and the
@@ -15,7 +15,8 @@
 //           offset-size bytes)
 //   blocks  per entry with data, in toc order: type byte (1: table data), dump id, then
 //           chunks (length int, bytes) up to a zero length
-// The rows' last chunk is pg_dump's end-of-data line, "\\.\n\n\n".
+// The rows' last chunk is pg_dump's end-of-data line (a backslash and a dot, then newlines),
+// printed as it is (an archive without it fails at the server: the next COPY is no row).
 // An int is a sign byte and int-size bytes, least significant first; a string is an int
 // length (negative: null) and the bytes.
 namespace cutover::steps::pg {
@@ -80,7 +81,7 @@ bool ArchiveText::read_head() {
     if (c.bytes(5) != "PGDMP") throw Unsupported("not a pg_dump custom archive");
     int major = c.byte(), minor = c.byte();
     c.byte();  // revision
-    if (major != 1 || minor < 14 || minor > 15)
+    if (major != 1 || minor != 14)
       throw Unsupported("archive version " + std::to_string(major) + "." + std::to_string(minor));
     int_size_ = c.byte();
     int off_size = c.byte();
@@ -88,8 +89,7 @@ bool ArchiveText::read_head() {
       throw Unsupported("int size " + std::to_string(int_size_));
     c.set_int_size(int_size_);
     if (c.byte() != 1) throw Unsupported("not the custom format");
-    long long compression = minor >= 15 ? c.byte() : c.integer();
-    if (compression != 0) throw Unsupported("compressed by pg_dump");
+    if (c.integer() != 0) throw Unsupported("compressed by pg_dump");  // the level
     for (int i = 0; i < 7; ++i) c.integer();  // when it was made
     c.str();                                  // database name
     c.str();                                  // server version
@@ -118,10 +118,14 @@ bool ArchiveText::read_head() {
       for (int k = 0; k < off_size; ++k) c.byte();
       e.has_block = flag != kOffsetNoData;
 
-      if (e.desc == "ENCODING") encoding = e.defn;
-      else if (e.desc == "STDSTRINGS") std_strings = e.defn;
-      else if (e.desc == "SEARCHPATH") search_path = e.defn;
-      if (e.desc == "ENCODING" || e.desc == "STDSTRINGS" || e.desc == "SEARCHPATH") continue;
+      std::string* setting = e.desc == "ENCODING"     ? &encoding
+                             : e.desc == "STDSTRINGS" ? &std_strings
+                             : e.desc == "SEARCHPATH" ? &search_path
+                                                      : nullptr;
+      if (setting) {
+        *setting = e.defn;
+        continue;
+      }
       if (section != kSectionNone) current = section;
       if (current != kSectionData) {
         if (e.has_block) throw Unsupported("data outside the data section (" + e.desc + ")");
@@ -162,21 +166,6 @@ bool ArchiveText::read_head() {
   return true;
 }
 
-void ArchiveText::put_rows(const char* p, size_t n) {
-  out_.append(p, n);
-  tail_.append(p + (n > kTail ? n - kTail : 0), std::min(n, kTail));
-  if (tail_.size() > kTail) tail_.erase(0, tail_.size() - kTail);
-}
-
-// pg_dump ends a table's data with the "\." line itself; an archive without it gets one.
-void ArchiveText::end_block() {
-  size_t end = tail_.find_last_not_of('\n');
-  bool marked = end != std::string::npos && end >= 1 && tail_.compare(end - 1, 2, "\\.") == 0 &&
-                (end >= 2 ? tail_[end - 2] == '\n' : tail_.size() < kTail);  // else: the block's start
-  if (!marked) out_ += "\\.\n";
-  out_ += '\n';
-}
-
 // Writes the entries without a block up to the next one with a block.
 void ArchiveText::next_entry() {
   while (next_ < entries_.size() && !entries_[next_].has_block) {
@@ -209,10 +198,7 @@ void ArchiveText::feed(const char* data, size_t n) {
               throw Error("pg_dump archive: a block of type " + std::to_string(type) +
                           " where table data was expected");
             skipping_ = id != entries_[next_].id;  // as pg_restore does, pass over others
-            if (!skipping_) {
-              out_ += entries_[next_].copy;
-              tail_.clear();
-            }
+            if (!skipping_) out_ += entries_[next_].copy;
             state_ = State::chunk_length;
           } else {
             long long len = c.integer();
@@ -222,8 +208,7 @@ void ArchiveText::feed(const char* data, size_t n) {
               state_ = State::chunk;
             } else if (skipping_) {
               state_ = State::block_header;
-            } else {
-              end_block();
+            } else {  // the rows ended with pg_dump's end-of-data line
               ++next_;
               state_ = State::block_header;
               next_entry();
@@ -237,7 +222,7 @@ void ArchiveText::feed(const char* data, size_t n) {
       }
       case State::chunk: {
         size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, in_.size() - pos_));
-        if (!skipping_) put_rows(in_.data() + pos_, take);
+        if (!skipping_) out_.append(in_.data() + pos_, take);
         pos_ += take;
         chunk_left_ -= take;
         if (chunk_left_ == 0) state_ = State::chunk_length;

@@ -9,9 +9,9 @@
 // and each SEQUENCE SET entry into its setval(), in table-of-contents order, as pg_restore
 // prints them.
 //
-// It reads only what it fully understands: archive versions 1.14 and 1.15 (pg_dump 12 to 16),
-// uncompressed (pg.dump writes -Z0 and compresses in the store), data entries of those two
-// kinds. For anything else it throws Unsupported before it has written a byte, and the
+// It reads only what it fully understands, and was tested against: archive version 1.14
+// (pg_dump 12 to 15), uncompressed (pg.dump writes -Z0 and compresses in the store), data
+// entries of those two kinds. For anything else it throws Unsupported before it has written a byte, and the
 // caller runs pg_restore instead.
 #pragma once
 
@@ -50,8 +50,6 @@ class ArchiveText {
 
   bool read_head();  // false: more bytes needed
   void next_entry();
-  void put_rows(const char* p, size_t n);
-  void end_block();
 
   Sink sink_;
   State state_ = State::head;
@@ -62,8 +60,6 @@ class ArchiveText {
   size_t next_ = 0;             // the entry whose block comes next
   bool skipping_ = false;       // inside a block no entry asked for
   uint64_t chunk_left_ = 0;
-  static constexpr size_t kTail = 8;
-  std::string tail_;  // the last bytes of the current block's rows
   std::string out_;
 };
 

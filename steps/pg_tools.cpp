@@ -499,6 +499,35 @@ RowLoad row_load(const nlohmann::json& meta, const RestoreOptions& opts) {
                                                                       : RowLoad::spread;
 }
 
+namespace {
+
+// The rows of artifact `id` into `loader` through `pg_restore --section=data -f -`.
+void load_rows_with_pg_restore(Context& ctx, const Dsn& target, const std::string& id,
+                               const std::string& what, DataLoader& loader) {
+  std::exception_ptr failed;
+  std::atomic<bool> cut{false};
+  util::ProcessSpec data;
+  data.argv = {tool_path("pg_restore"), "--section=data", "-f", "-"};
+  data.on_stdout = [&](const char* d, size_t n) {
+    if (failed) return;  // drain pg_restore; its input is cut off
+    try {
+      loader.feed(d, n);
+    } catch (...) {
+      failed = std::current_exception();
+      cut = true;
+    }
+  };
+  try {
+    run_tool_with_artifact(ctx, target, data, id, what, &cut);
+  } catch (...) {
+    if (failed) std::rethrow_exception(failed);  // the cause, not pg_restore's broken input
+    throw;
+  }
+  if (failed) std::rethrow_exception(failed);
+}
+
+}  // namespace
+
 RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string& id,
                               const RestoreOptions& opts) {
   const std::string format = artifact_format(ctx, id);
@@ -563,26 +592,7 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       // ...or, for an archive it does not read (it has not fed the loader then), through
       // pg_restore's script.
       ctx.log(std::string("pg_restore reads the rows: ") + e.what());
-      std::exception_ptr failed;
-      std::atomic<bool> cut{false};
-      util::ProcessSpec data;
-      data.argv = {tool_path("pg_restore"), "--section=data", "-f", "-"};
-      data.on_stdout = [&](const char* d, size_t n) {
-        if (failed) return;  // drain pg_restore; its input is cut off
-        try {
-          loader.feed(d, n);
-        } catch (...) {
-          failed = std::current_exception();
-          cut = true;
-        }
-      };
-      try {
-        run_tool_with_artifact(ctx, target, data, id, what, &cut);
-      } catch (...) {
-        if (failed) std::rethrow_exception(failed);  // the cause, not pg_restore's broken input
-        throw;
-      }
-      if (failed) std::rethrow_exception(failed);
+      load_rows_with_pg_restore(ctx, target, id, what, loader);
     }
     loader.finish();
     ctx.log("building indexes and constraints of " + target.display());

@@ -296,6 +296,10 @@ TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_resto
     const std::string lo = dir.path() + "/lo.dump";
     cluster().custom_dump("at_lo", 0, lo);
     CHECK_THROWS_WITH(archive_text(lo, 4099), "data entry BLOBS");
+    std::string newer = cutover::util::read_file(archive);
+    newer[6] = 15;  // the minor version: pg_dump 16's archives
+    cutover::util::write_file_atomic(dir.path() + "/v15.dump", newer, 0600);
+    CHECK_THROWS_WITH(archive_text(dir.path() + "/v15.dump", 4099), "archive version 1.15");
     const std::string text = dir.path() + "/not.dump";
     cutover::util::write_file_atomic(text, "SELECT 1;\n", 0600);
     CHECK_THROWS_WITH(archive_text(text, 3), "not a pg_dump custom archive");
