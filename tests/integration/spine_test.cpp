@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/e2e.h"
@@ -408,6 +409,11 @@ TEST_CASE("as a non-root user, a failing check rolls back every step: bytes, mod
   seed_app(app);
   write_file(marks + "/.keep", "");
   write_file(t / "plan.yaml", six_step_plan(app, marks, true));
+  // The user may not reach the build folder (a clone under `mktemp -d` is 0700): it runs a
+  // copy of the binary from the folder it is handed.
+  const std::string bin = t / "cutover";
+  std::filesystem::copy_file(CUTOVER_BIN, bin);
+  std::filesystem::permissions(bin, std::filesystem::perms(0755));
   cutover::util::ProcessSpec chown;
   chown.argv = {"chown", "-R", std::to_string(pw->pw_uid) + ":" + std::to_string(pw->pw_gid), t.path()};
   REQUIRE(cutover::util::run_process(chown).ok());
@@ -421,7 +427,7 @@ TEST_CASE("as a non-root user, a failing check rolls back every step: bytes, mod
   REQUIRE(before.at("config/connection_registry.json").uid == 0);
 
   cutover::util::ProcessSpec apply;
-  apply.argv = {"runuser", "-u", "nobody", "--", CUTOVER_BIN, "apply", t / "plan.yaml", "--state", state};
+  apply.argv = {"runuser", "-u", "nobody", "--", bin, "apply", t / "plan.yaml", "--state", state};
   apply.cwd = t.path();
   apply.env = {{"NO_COLOR", "1"}, {"HOME", t.path()}};
   apply.deadline = cutover::util::Deadline::after(std::chrono::seconds(120));
