@@ -32,20 +32,25 @@ constexpr int kOffsetNoData = 3;
 
 struct NeedMore {};
 
-// Reads ints and strings from a buffer, throwing NeedMore at its end.
-class Cursor {
+// A block header (type byte, dump id) or a chunk length is never longer than this.
+constexpr size_t kMaxHeader = 2 * (1 + 8);
+
+}  // namespace
+
+// Reads ints and strings from bytes in memory, throwing NeedMore at their end.
+class ArchiveReader::Cursor {
  public:
-  Cursor(const std::string& s, size_t pos, int int_size) : s_(s), pos_(pos), int_size_(int_size) {}
+  Cursor(const char* data, size_t size, int int_size) : p_(data), size_(size), int_size_(int_size) {}
   size_t pos() const { return pos_; }
   void set_int_size(int n) { int_size_ = n; }
 
   unsigned char byte() {
-    if (pos_ >= s_.size()) throw NeedMore{};
-    return static_cast<unsigned char>(s_[pos_++]);
+    if (pos_ >= size_) throw NeedMore{};
+    return static_cast<unsigned char>(p_[pos_++]);
   }
   std::string bytes(size_t n) {
-    if (s_.size() - pos_ < n) throw NeedMore{};
-    std::string out = s_.substr(pos_, n);
+    if (size_ - pos_ < n) throw NeedMore{};
+    std::string out(p_ + pos_, n);
     pos_ += n;
     return out;
   }
@@ -66,17 +71,26 @@ class Cursor {
   }
 
  private:
-  const std::string& s_;
-  size_t pos_;
+  const char* p_;
+  size_t size_;
+  size_t pos_ = 0;
   int int_size_;
 };
 
-}  // namespace
+std::string copy_table(const std::string& sql) {
+  std::string table;
+  bool quoted = false;
+  for (size_t i = 5; i < sql.size() && (quoted || sql[i] != ' '); ++i) {
+    if (sql[i] == '"') quoted = !quoted;
+    table += sql[i];
+  }
+  return table;
+}
 
-bool ArchiveText::read_head() {
-  Cursor c(in_, 0, 4);
+bool ArchiveReader::read_head() {
+  Cursor c(head_.data(), head_.size(), 4);
   std::vector<Entry> data;
-  std::string encoding, std_strings, search_path;
+  Settings settings;
   try {
     if (c.bytes(5) != "PGDMP") throw Unsupported("not a pg_dump custom archive");
     int major = c.byte(), minor = c.byte();
@@ -118,9 +132,9 @@ bool ArchiveText::read_head() {
       for (int k = 0; k < off_size; ++k) c.byte();
       e.has_block = flag != kOffsetNoData;
 
-      std::string* setting = e.desc == "ENCODING"     ? &encoding
-                             : e.desc == "STDSTRINGS" ? &std_strings
-                             : e.desc == "SEARCHPATH" ? &search_path
+      std::string* setting = e.desc == "ENCODING"     ? &settings.encoding
+                             : e.desc == "STDSTRINGS" ? &settings.std_strings
+                             : e.desc == "SEARCHPATH" ? &settings.search_path
                                                       : nullptr;
       if (setting) {
         *setting = e.defn;
@@ -137,13 +151,112 @@ bool ArchiveText::read_head() {
       data.push_back(std::move(e));
     }
   } catch (const NeedMore&) {
-    if (in_.size() > kMaxToc) throw Unsupported("a table of contents over 64 MiB");
+    if (head_.size() > kMaxToc) throw Unsupported("a table of contents over 64 MiB");
     return false;
   }
-  if (encoding.empty() || std_strings.empty() || search_path.empty())
-    throw Unsupported("no encoding, standard_conforming_strings or search_path entry");
+  head_end_ = c.pos();
+  on_head(settings);
   entries_ = std::move(data);
-  pos_ = c.pos();
+  state_ = State::block_header;
+  next_entry();
+  return true;
+}
+
+// Hands on the entries without a block up to the next one with a block.
+void ArchiveReader::next_entry() {
+  while (next_ < entries_.size() && !entries_[next_].has_block) on_entry(entries_[next_++]);
+  if (next_ == entries_.size()) state_ = State::rest;
+}
+
+void ArchiveReader::feed(const char* data, size_t n) {
+  if (state_ == State::head) {
+    head_.append(data, n);
+    if (!read_head()) return;
+    std::string rest = head_.substr(head_end_);
+    std::string().swap(head_);
+    scan(rest.data(), rest.size());
+  } else {
+    scan(data, n);
+  }
+  on_fed();
+}
+
+// The blocks: rows go to on_rows straight from the caller's bytes; only a header cut by the
+// end of a feed() is kept (in part_) until the next.
+void ArchiveReader::scan(const char* p, size_t n) {
+  while (state_ != State::rest) {
+    if (state_ == State::chunk) {
+      if (n == 0) return;
+      size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, n));
+      if (!skipping_) on_rows(p, take);
+      p += take;
+      n -= take;
+      chunk_left_ -= take;
+      if (chunk_left_ == 0) state_ = State::chunk_length;
+      continue;
+    }
+    if (part_.empty()) {
+      Cursor c(p, n, int_size_);
+      if (!read_header(c)) {
+        part_.assign(p, n);
+        return;
+      }
+      p += c.pos();
+      n -= c.pos();
+    } else {
+      size_t had = part_.size(), add = std::min(n, kMaxHeader);
+      part_.append(p, add);
+      Cursor c(part_.data(), part_.size(), int_size_);
+      if (!read_header(c)) return;  // all of the input is in part_: a header is shorter
+      size_t used = c.pos() - had;
+      p += used;
+      n -= used;
+      part_.clear();
+    }
+  }
+}
+
+bool ArchiveReader::read_header(Cursor& c) {
+  try {
+    if (state_ == State::block_header) {
+      int type = c.byte();
+      int id = static_cast<int>(c.integer());
+      if (type != kBlockData)
+        throw Error("pg_dump archive: a block of type " + std::to_string(type) +
+                    " where table data was expected");
+      skipping_ = id != entries_[next_].id;  // as pg_restore does, pass over others
+      if (!skipping_) on_block(entries_[next_]);
+      state_ = State::chunk_length;
+      return true;
+    }
+    long long len = c.integer();
+    if (len < 0) throw Error("pg_dump archive: a data chunk of negative length");
+    if (len > 0) {
+      chunk_left_ = static_cast<uint64_t>(len);
+      state_ = State::chunk;
+    } else if (skipping_) {
+      state_ = State::block_header;
+    } else {  // the rows ended with pg_dump's end-of-data line
+      on_block_end(entries_[next_++]);
+      state_ = State::block_header;
+      next_entry();
+    }
+    return true;
+  } catch (const NeedMore&) {
+    return false;
+  }
+}
+
+void ArchiveReader::finish() {
+  if (state_ == State::head) throw Error("pg_dump archive: it ended inside its table of contents");
+  if (state_ != State::rest)
+    throw Error("pg_dump archive: it ended before the data of entry " +
+                std::to_string(entries_[next_].id) + " (" + entries_[next_].desc + ")");
+}
+
+void ArchiveText::on_head(const Settings& s) {
+  if (s.encoding.empty() || s.std_strings.empty() || s.search_path.empty())
+    throw Unsupported("no encoding, standard_conforming_strings or search_path entry");
   // The session settings pg_restore starts its script with.
   out_ += "SET statement_timeout = 0;\nSET lock_timeout = 0;\n"
           "SET idle_in_transaction_session_timeout = 0;\n";
@@ -153,103 +266,64 @@ bool ArchiveText::read_head() {
     size_t a = defn.find('\''), b = defn.find('\'', a + 1);
     return a == std::string::npos || b == std::string::npos ? "" : defn.substr(a + 1, b - a - 1);
   };
-  const std::string enc = quoted(encoding), std_on = quoted(std_strings);
+  const std::string enc = quoted(s.encoding), std_on = quoted(s.std_strings);
   if (enc.empty() || enc.find_first_of("\\;") != std::string::npos || (std_on != "on" && std_on != "off"))
     throw Unsupported("an encoding or standard_conforming_strings entry it does not read");
   out_ += "SET client_encoding = '" + enc + "';\nSET standard_conforming_strings = " + std_on +
-          ";\n" + search_path;
+          ";\n" + s.search_path;
   if (out_.back() != '\n') out_ += '\n';
   out_ += "SET check_function_bodies = false;\nSET xmloption = content;\n"
           "SET client_min_messages = warning;\nSET row_security = off;\n\n";
-  state_ = State::block_header;
-  next_entry();
-  return true;
 }
 
-// Writes the entries without a block up to the next one with a block.
-void ArchiveText::next_entry() {
-  while (next_ < entries_.size() && !entries_[next_].has_block) {
-    const std::string& defn = entries_[next_].defn;
-    if (!defn.empty()) {
-      out_ += defn;
-      if (out_.back() != '\n') out_ += '\n';
-    }
-    ++next_;
-  }
-  if (next_ == entries_.size()) state_ = State::rest;
+void ArchiveText::on_entry(const Entry& e) {
+  if (e.defn.empty()) return;
+  out_ += e.defn;
+  if (out_.back() != '\n') out_ += '\n';
 }
 
-void ArchiveText::feed(const char* data, size_t n) {
-  in_.append(data, n);
-  bool more = true;
-  while (more) {
-    switch (state_) {
-      case State::head:
-        more = read_head();
-        break;
-      case State::block_header:
-      case State::chunk_length: {
-        Cursor c(in_, pos_, int_size_);
-        try {
-          if (state_ == State::block_header) {
-            int type = c.byte();
-            int id = static_cast<int>(c.integer());
-            if (type != kBlockData)
-              throw Error("pg_dump archive: a block of type " + std::to_string(type) +
-                          " where table data was expected");
-            skipping_ = id != entries_[next_].id;  // as pg_restore does, pass over others
-            if (!skipping_) out_ += entries_[next_].copy;
-            state_ = State::chunk_length;
-          } else {
-            long long len = c.integer();
-            if (len < 0) throw Error("pg_dump archive: a data chunk of negative length");
-            if (len > 0) {
-              chunk_left_ = static_cast<uint64_t>(len);
-              state_ = State::chunk;
-            } else if (skipping_) {
-              state_ = State::block_header;
-            } else {  // the rows ended with pg_dump's end-of-data line
-              ++next_;
-              state_ = State::block_header;
-              next_entry();
-            }
-          }
-          pos_ = c.pos();
-        } catch (const NeedMore&) {
-          more = false;
-        }
-        break;
-      }
-      case State::chunk: {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, in_.size() - pos_));
-        if (!skipping_) out_.append(in_.data() + pos_, take);
-        pos_ += take;
-        chunk_left_ -= take;
-        if (chunk_left_ == 0) state_ = State::chunk_length;
-        else more = false;
-        break;
-      }
-      case State::rest:
-        pos_ = in_.size();  // what follows the last entry's data: not ours to load
-        more = false;
-        break;
-    }
-  }
-  if (state_ != State::head) {
-    in_.erase(0, pos_);
-    pos_ = 0;
-  }
-  if (!out_.empty()) {
-    sink_(out_.data(), out_.size());
-    out_.clear();
+void ArchiveText::on_fed() {
+  if (out_.empty()) return;
+  sink_(out_.data(), out_.size());
+  out_.clear();
+}
+
+void ArchiveRows::on_block(const Entry&) {
+  newlines_ = 0;
+  length_ = 0;
+  tail_.clear();
+}
+
+void ArchiveRows::on_rows(const char* data, size_t n) {
+  newlines_ += std::count(data, data + n, '\n');
+  length_ += n;
+  // tail_ stays the block's last bytes, at least 16 of them (or all, if fewer).
+  if (n >= 16) {
+    tail_.assign(data + n - 16, 16);
+  } else {
+    tail_.append(data, n);
+    if (tail_.size() > 64) tail_.erase(0, tail_.size() - 16);
   }
 }
 
-void ArchiveText::finish() {
-  if (state_ == State::head) throw Error("pg_dump archive: it ended inside its table of contents");
-  if (state_ != State::rest)
-    throw Error("pg_dump archive: it ended before the data of entry " +
-                std::to_string(entries_[next_].id) + " (" + entries_[next_].desc + ")");
+// A block is rows, each ending in a newline (COPY escapes those inside values), then a line
+// holding only "\." and a few empty lines: the rows are the newlines before that line.
+void ArchiveRows::on_block_end(const Entry& e) {
+  size_t text = tail_.size();
+  while (text > 0 && tail_[text - 1] == '\n') --text;
+  const size_t line_ends = tail_.size() - text;  // the marker's and the empty lines'
+  const bool whole = tail_.size() == length_;    // tail_ is the whole block
+  bool marked = line_ends >= 1 && text >= 2 && tail_.compare(text - 2, 2, "\\.") == 0 &&
+                (text == 2 ? whole : tail_[text - 3] == '\n');
+  if (!marked) {
+    ok_ = false;
+    return;
+  }
+  counts_[copy_table(e.copy)] += newlines_ - static_cast<long long>(line_ends);
+}
+
+std::map<std::string, long long> ArchiveRows::counts() const {
+  return ok_ ? counts_ : std::map<std::string, long long>{};
 }
 
 }  // namespace cutover::steps::pg

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "steps/pg_archive.h"
 #include "steps/pg_libpq.h"
 #include "util/error.h"
 #include "util/redact.h"
@@ -63,42 +64,60 @@ void DataLoader::check_cancel() const {
 }
 
 void DataLoader::feed(const char* data, size_t n) {
-  // Bytes held back from earlier calls were already searched for the end marker.
-  size_t searched = buf_.size() >= 3 ? buf_.size() - 3 : 0;
-  buf_.append(data, n);
+  // The caller's bytes are read where they are; only a line cut by their end waits in buf_.
+  if (!buf_.empty()) {
+    const void* nl = std::memchr(data, '\n', n);
+    if (!nl) {
+      buf_.append(data, n);
+      return;
+    }
+    size_t head = static_cast<const char*>(nl) - data + 1;
+    buf_.append(data, head);
+    std::string line;
+    line.swap(buf_);
+    lines(line.data(), line.size());  // one whole line
+    data += head;
+    n -= head;
+  }
+  size_t used = lines(data, n);
+  buf_.assign(data + used, n - used);
+}
+
+size_t DataLoader::lines(const char* p, size_t n) {
   size_t pos = 0;
-  while (pos < buf_.size()) {
+  while (pos < n) {
     if (table_.empty()) {
-      const void* nl = std::memchr(buf_.data() + pos, '\n', buf_.size() - pos);
+      const void* nl = std::memchr(p + pos, '\n', n - pos);
       if (!nl) break;
-      size_t end = static_cast<const char*>(nl) - buf_.data();
-      line(buf_.substr(pos, end - pos));
+      size_t end = static_cast<const char*>(nl) - p;
+      line(std::string(p + pos, end - pos));
       pos = end + 1;
       continue;
     }
     // Inside a COPY: rows until a line holding only "\.". A row never is "\." (COPY text
     // escapes every backslash), so the marker is found by searching for it at a line start.
-    if (buf_.compare(pos, 3, "\\.\n") == 0) {
+    if (n - pos >= 3 && std::memcmp(p + pos, "\\.\n", 3) == 0) {
       end_copy();
       pos += 3;
       continue;
     }
-    size_t marker = buf_.find("\n\\.\n", std::max(pos, searched));
-    size_t last = marker != std::string::npos ? marker : buf_.rfind('\n');
-    if (last == std::string::npos || last < pos) break;
-    // Send whole slices now; a short tail waits for more rows unless the COPY ends here.
-    while (last + 1 - pos >= kSlice) {
-      const char* from = buf_.data() + pos + kSlice - 1;
-      const char* cut = static_cast<const char*>(std::memchr(from, '\n', buf_.data() + last + 1 - from));
-      size_t len = cut - (buf_.data() + pos) + 1;
-      send(buf_.data() + pos, len);
+    const void* marker = memmem(p + pos, n - pos, "\n\\.\n", 4);
+    const void* last = marker ? marker : memrchr(p + pos, '\n', n - pos);
+    if (!last) break;
+    // Every whole row now, in slices cut at line ends; the rows up to the marker line, if it
+    // is here.
+    const size_t end = static_cast<const char*>(last) - p + 1;
+    while (pos < end) {
+      size_t len = end - pos;
+      if (len > kSlice) {
+        const char* from = p + pos + kSlice - 1;
+        len = static_cast<const char*>(std::memchr(from, '\n', p + end - from)) - (p + pos) + 1;
+      }
+      send(p + pos, len);
       pos += len;
     }
-    if (marker == std::string::npos) break;
-    if (last + 1 > pos) send(buf_.data() + pos, last + 1 - pos);
-    pos = last + 1;  // at the marker line
   }
-  buf_.erase(0, pos);
+  return pos;
 }
 
 void DataLoader::finish() {
@@ -142,13 +161,7 @@ void DataLoader::statement(const std::string& sql) {
 
 void DataLoader::begin_copy(const std::string& sql) {
   check_cancel();
-  // "COPY public.events (id, at) FROM stdin;" -> public.events; "COPY s."a b" ..." -> s."a b"
-  table_.clear();
-  bool quoted = false;
-  for (size_t i = 5; i < sql.size() && (quoted || sql[i] != ' '); ++i) {
-    if (sql[i] == '"') quoted = !quoted;
-    table_ += sql[i];
-  }
+  table_ = copy_table(sql);
   active_ = conns_.size() > 1 && costly_to_parse(table_) ? conns_.size() : 1;
   next_ = 0;
   for (size_t i = 0; i < active_; ++i) {

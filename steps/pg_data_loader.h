@@ -48,6 +48,7 @@ class DataLoader {
 
  private:
   struct Conn;
+  size_t lines(const char* p, size_t n);  // handles the whole lines; returns their length
   void line(const std::string& text);
   void statement(const std::string& sql);
   void begin_copy(const std::string& sql);
@@ -59,7 +60,7 @@ class DataLoader {
   std::vector<std::unique_ptr<Conn>> conns_;
   util::Deadline deadline_;
   std::string display_;
-  std::string buf_;        // bytes not yet handled
+  std::string buf_;        // a line cut by the end of the last feed()
   std::string stmt_;       // a statement spanning lines
   std::string table_;      // the table of the COPY in progress ("" outside a COPY)
   size_t active_ = 1;      // connections loading the current table: the first active_

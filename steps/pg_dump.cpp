@@ -54,8 +54,11 @@ class PgDump final : public Step {
                   ") as " + opts_.format + " into the artifact store";
       p.outputs["server_version"] = version_text(v);
       p.detail = cmd + (opts_.format == "directory" ? " | tar" : "") + " | zstd -1 > artifact\n";
-      if (opts_.format != "directory" && opts_.schemas.empty() && opts_.tables.empty() &&
-          opts_.exclude_tables.empty())
+      if (opts_.format == "custom")
+        p.detail += "cutover counts each table's rows in pg_dump's output as it streams "
+                    "(recorded with the artifact for pg.restore)\n";
+      else if (opts_.format == "plain" && opts_.schemas.empty() && opts_.tables.empty() &&
+               opts_.exclude_tables.empty())
         p.detail += "pg_dump runs in a snapshot cutover exports (--snapshot), in which it counts "
                     "each table's rows meanwhile (recorded with the artifact for pg.restore)\n";
       if (tool_major("pg_dump") < server_major(v))

@@ -258,14 +258,17 @@ std::vector<std::string> dump_argv(const DumpOptions& o) {
 
 namespace {
 
-// Counts the rows pg_dump dumps, in pg_dump's own snapshot and while it runs: this
-// connection opens a repeatable-read transaction and exports its snapshot, pg_dump is started
-// with --snapshot, and a thread counts every user table in the same snapshot (on the source,
-// whose pages are already hinted; counting the target after the restore reads every page
-// again and writes hint bits: 0.3 s of a 3 s pgbench copy here). Any failure (a standby, a
-// row-security policy, a lost connection) just means no counts: the restore counts instead.
-// The counts run without parallel workers: pg_dump's COPY already keeps one core busy, and
-// workers fighting it for the other made a 2M-row dump ~0.4 s slower (8 of 9 paired runs).
+// Counts the rows pg_dump dumps when they cannot be counted in its output (an archive
+// ArchiveRows does not read: large objects, say): in pg_dump's own snapshot and while it
+// runs. This connection opens a repeatable-read transaction and exports its snapshot,
+// pg_dump is started with --snapshot, and start() counts every user table in the same
+// snapshot on a thread (on the source, whose pages are already hinted; counting the target
+// after the restore reads every page again and writes hint bits: 0.3 s of a 3 s pgbench copy
+// here). Any failure (a standby, a row-security policy, a lost connection) just means no
+// counts: the restore counts instead. The counts run without parallel workers: pg_dump's
+// COPY already keeps one core busy, and workers fighting it for the other made a 2M-row dump
+// ~0.4 s slower (8 of 9 paired runs); counting at all made it ~0.3 s slower than counting
+// newlines in pg_dump's output.
 class SnapshotCounter {
  public:
   // `conn` (to the database being dumped) holds the transaction until this is destroyed.
@@ -281,18 +284,7 @@ class SnapshotCounter {
       throw;
     } catch (const Error&) {
       snapshot_.clear();
-      return;
     }
-    if (snapshot_.empty()) return;
-    thread_ = std::thread([this] {
-      try {
-        for (const auto& table : user_tables(conn_))
-          counts_[table] = std::stoll(
-              conn_.exec("SELECT count(*) FROM ONLY " + table).first().value_or("0"));
-        ok_ = true;
-      } catch (...) {
-      }
-    });
   }
   ~SnapshotCounter() {
     if (thread_.joinable()) thread_.join();
@@ -309,7 +301,22 @@ class SnapshotCounter {
   /// The exported snapshot for pg_dump --snapshot, or "" (no counting).
   const std::string& snapshot() const { return snapshot_; }
 
-  /// After pg_dump succeeded: {"schema.table": rows, ...}, or empty when counting failed.
+  /// Starts counting, once.
+  void start() {
+    if (snapshot_.empty() || thread_.joinable()) return;
+    thread_ = std::thread([this] {
+      try {
+        for (const auto& table : user_tables(conn_))
+          counts_[table] = std::stoll(
+              conn_.exec("SELECT count(*) FROM ONLY " + table).first().value_or("0"));
+        ok_ = true;
+      } catch (...) {
+      }
+    });
+  }
+
+  /// After pg_dump succeeded: {"schema.table": rows, ...}, or empty when counting failed or
+  /// never started.
   nlohmann::json finish() {
     if (thread_.joinable()) thread_.join();
     nlohmann::json out = nlohmann::json::object();
@@ -366,18 +373,42 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpO
     }
     util::remove_all(dir);
   } else {
+    // The rows are counted in pg_dump's output as it streams; for an archive that cannot be
+    // read so, and only for a whole database, in pg_dump's snapshot (SnapshotCounter).
+    std::unique_ptr<ArchiveRows> rows;
     if (opts.format == "custom") {
       // Tells pg.restore, before it reads a byte, whether spreading rows will pay.
       writer->annotate("costly_bytes", DataLoader::costly_bytes(conn));
+      if (opts.count_rows) rows = std::make_unique<ArchiveRows>();
     }
-    SnapshotCounter counter(conn, opts.count_rows && opts.schemas.empty() &&
-                                          opts.tables.empty() && opts.exclude_tables.empty());
+    const bool whole = opts.schemas.empty() && opts.tables.empty() && opts.exclude_tables.empty();
+    SnapshotCounter counter(conn, opts.count_rows && whole);
+    if (!rows) counter.start();  // plain SQL: the server counts
     if (!counter.snapshot().empty()) spec.argv.push_back("--snapshot=" + counter.snapshot());
     spec.argv.insert(spec.argv.end(), {"-d", dsn.conninfo()});
-    spec.on_stdout = sink;
+    spec.on_stdout = [&](const char* d, size_t n) {
+      sink(d, n);
+      if (!rows) return;
+      try {
+        rows->feed(d, n);
+      } catch (const ArchiveReader::Unsupported&) {
+        rows.reset();
+        counter.start();
+      } catch (const Error&) {
+        rows.reset();  // pg_dump's own failure, if any, is the one to report
+      }
+    };
     run_tool(ctx, dsn, spec);
-    nlohmann::json rows = counter.finish();
-    if (!rows.empty()) writer->annotate("table_rows", rows);
+    nlohmann::json counts = counter.finish();
+    if (rows) {
+      try {
+        rows->finish();
+        for (const auto& [table, n] : rows->counts()) counts[table] = n;
+      } catch (const Error&) {
+        // pg_dump succeeded: the archive is fine, and the restore counts instead.
+      }
+    }
+    if (!counts.empty()) writer->annotate("table_rows", counts);
   }
   DumpResult res;
   res.raw_bytes = writer->raw_bytes();

@@ -46,9 +46,9 @@ struct DumpOptions {
   std::string format = "custom";            // custom | directory | plain
   int jobs = 1;                             // directory format only
   std::vector<std::string> schemas, tables, exclude_tables;
-  // Count every table's rows in pg_dump's own snapshot, while it runs, into the artifact's
-  // meta ("table_rows"), so a restore can report them without reading the tables again.
-  // Only for whole-database dumps (no schemas/tables filters).
+  // Count every dumped table's rows into the artifact's meta ("table_rows"), so a restore can
+  // report them without reading the tables again: in pg_dump's output as it streams (custom
+  // format), else in pg_dump's own snapshot while it runs (whole databases only).
   bool count_rows = false;
 };
 

@@ -15,6 +15,7 @@
 #include "util/process.h"
 #include "util/strings.h"
 
+using cutover::steps::pg::ArchiveRows;
 using cutover::steps::pg::ArchiveText;
 using cutover::steps::pg::DataLoader;
 using cutover::steps::pg::Dsn;
@@ -240,6 +241,16 @@ std::string archive_text(const std::string& archive, size_t piece, size_t drop_t
   return out;
 }
 
+// ArchiveRows' counts for `archive`, fed in pieces of `piece` bytes.
+std::map<std::string, long long> archive_rows(const std::string& archive, size_t piece) {
+  std::string bytes = cutover::util::read_file(archive);
+  ArchiveRows rows;
+  for (size_t at = 0; at < bytes.size(); at += piece)
+    rows.feed(bytes.data() + at, std::min(piece, bytes.size() - at));
+  rows.finish();
+  return rows.counts();
+}
+
 }  // namespace
 
 TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_restore prints them", "[pg][pgload]") {
@@ -253,9 +264,14 @@ TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_resto
   const std::string expected = script_lines(pg_restore_data(archive));
   REQUIRE_THAT(expected, Catch::Contains("COPY public.odd (id, t, b, j, n, at) FROM stdin;\n") &&
                              Catch::Contains("SELECT pg_catalog.setval('public.counter', 4242, true);"));
+  // And each table's rows, counted in the same stream, are the table's.
+  std::map<std::string, long long> rows;
+  for (const auto& [table, stat] : cluster().table_stats("at_src")) rows[table] = stat.rows;
+  REQUIRE(rows.size() == 4);
   for (size_t piece : {size_t{1}, size_t{5}, size_t{4099}, size_t{1} << 30}) {
     INFO("pieces of " << piece);
     CHECK(first_difference(script_lines(archive_text(archive, piece)), expected) == "");
+    CHECK(archive_rows(archive, piece) == rows);
   }
 
   SECTION("pg.restore loads them over several connections, exactly") {
