@@ -125,7 +125,16 @@ class StoreWriter final : public ArtifactWriter {
       p += n;
       len -= static_cast<size_t>(n);
     }
+    // Start writing back what is written (asynchronously), so that commit's fsync waits only
+    // for the last few MiB: the fsync of a 95 MiB dump took 0.11 s at its end.
+    if (stored_ - written_back_ >= kWritebackStep) {
+      ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                        static_cast<off_t>(stored_ - written_back_), SYNC_FILE_RANGE_WRITE);
+      written_back_ = stored_;
+    }
   }
+
+  static constexpr uint64_t kWritebackStep = 8u << 20;
 
   std::string root_, kind_, temp_, file_;
   nlohmann::json extra_ = nlohmann::json::object();
@@ -135,6 +144,7 @@ class StoreWriter final : public ArtifactWriter {
   std::vector<char> out_buf_;
   util::Sha256 sha_;
   uint64_t raw_ = 0, stored_ = 0;
+  uint64_t written_back_ = 0;  // bytes handed to writeback so far
   bool committed_ = false;
 };
 

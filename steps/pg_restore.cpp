@@ -3,6 +3,8 @@
 // pg_restore --single-transaction from the store stream; afterwards the target holds exactly
 // what the dump holds. mode merge: upsert on primary keys (steps/pg_merge.cpp). Undo: the
 // target is recreated from its checkpoint dump, or dropped if it did not exist.
+#include <future>
+
 #include "checkpoints/artifact_store.h"
 #include "steps/pg_merge.h"
 #include "steps/pg_tools.h"
@@ -53,6 +55,7 @@ class PgRestore final : public Step {
     p.changes = true;
     std::string art = describe_artifact(ctx);
     std::string target;
+    bool absent = false;
     try {
       auto admin = admin_connection(dsn_, ctx.deadline);
       if (database_exists(*admin, dsn_.dbname())) {
@@ -63,6 +66,7 @@ class PgRestore final : public Step {
         p.detail += "target now holds: " + util::join(tables, ", ") + "\n";
         p.detail += "checkpoint: pg_dump -Fc of " + dsn_.display() + " into the artifact store\n";
       } else {
+        absent = true;
         target = dsn_.display() + " (does not exist" +
                  std::string(create_ ? "; will be created)" : "; create_database is false: apply will fail)");
         p.detail += "checkpoint: records that " + dsn_.display() + " does not exist (undo drops it)\n";
@@ -74,7 +78,9 @@ class PgRestore final : public Step {
     }
     if (mode_ == "replace") {
       p.summary = "replace " + target + " with " + art;
-      p.detail += "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then " +
+      p.detail += std::string(absent ? "apply: CREATE DATABASE while the artifact is verified (dropped "
+                                       "again if it is not intact), then "
+                                     : "apply: verify the artifact, DROP DATABASE + CREATE DATABASE, then ") +
                   describe_load(ctx) + "\n";
     } else {
       p.summary = "merge " + art + " into " + target + " (upsert on primary keys)";
@@ -88,8 +94,12 @@ class PgRestore final : public Step {
   json checkpoint(Context& ctx) override {
     auto admin = admin_connection(dsn_, ctx.deadline);
     absent_at_checkpoint_ = !database_exists(*admin, dsn_.dbname());
-    if (absent_at_checkpoint_) return {{"existed", false}, {"database", dsn_.resource()}};
+    if (absent_at_checkpoint_) {
+      admin_ = std::move(admin);
+      return {{"existed", false}, {"database", dsn_.resource()}};
+    }
     DbInfo info = database_info(*admin, dsn_.dbname());
+    admin_ = std::move(admin);
     PgConn conn(dsn_, ctx.deadline);
     int v = conn.server_version_num();
     require_tool_version("pg_dump", v, dsn_);
@@ -115,25 +125,39 @@ class PgRestore final : public Step {
 
   json apply(Context& ctx, const json& checkpoint) override {
     absent_at_checkpoint_ = false;  // only the fingerprint taken with the checkpoint may use it
-    // Nothing is touched before the artifact is known to be intact.
     artifact_format(ctx, artifact_);
-    ctx.artifacts.verify(artifact_);
-    auto admin = admin_connection(dsn_, ctx.deadline);
+    // The checkpoint's connection, when apply follows it (a new one costs ~40 ms here).
+    auto admin = admin_ ? std::move(admin_) : admin_connection(dsn_, ctx.deadline);
     bool exists = database_exists(*admin, dsn_.dbname());
     if (!exists && !create_)
       throw Error("database " + dsn_.dbname() + " does not exist on " + dsn_.display() +
                       " (create_database is false)",
                   "create it first, or set create_database: true on this step");
-    if (mode_ == "merge" && exists) {
-      admin.reset();
-      MergeResult m = merge_artifact(ctx, dsn_, artifact_, keys_);
-      return {{"tables", m.tables}, {"rows", m.rows}};
+    if (!exists) {
+      // Nothing to lose: the database is created while the artifact is checked (on a thread),
+      // and dropped again if the artifact is not intact, before a byte is restored.
+      ctx.log("creating " + dsn_.display() + " for " + artifact_);
+      auto verified = std::async(std::launch::async, [&] { ctx.artifacts.verify(artifact_); });
+      create_database(*admin, dsn_.dbname(), DbInfo{});
+      try {
+        verified.get();
+      } catch (...) {
+        drop_database(*admin, dsn_.dbname());
+        throw;
+      }
+    } else {
+      // Nothing is touched before the artifact is known to be intact.
+      ctx.artifacts.verify(artifact_);
+      if (mode_ == "merge") {
+        admin.reset();
+        MergeResult m = merge_artifact(ctx, dsn_, artifact_, keys_);
+        return {{"tables", m.tables}, {"rows", m.rows}};
+      }
+      DbInfo info = database_info(*admin, dsn_.dbname());
+      ctx.log("replacing " + dsn_.display() + " with " + artifact_);
+      drop_database(*admin, dsn_.dbname());
+      create_database(*admin, dsn_.dbname(), info);
     }
-    DbInfo info;
-    if (exists) info = database_info(*admin, dsn_.dbname());
-    ctx.log("replacing " + dsn_.display() + " with " + artifact_);
-    drop_database(*admin, dsn_.dbname());
-    create_database(*admin, dsn_.dbname(), info);
     admin.reset();
     RestoreResult r = restore_into_db(ctx, dsn_, artifact_, options());
     if (!r.counted) {
@@ -230,6 +254,7 @@ class PgRestore final : public Step {
   int jobs_;
   bool single_, create_, no_owner_;
   bool absent_at_checkpoint_ = false;  // the last checkpoint() found no target database
+  std::unique_ptr<PgConn> admin_;      // the last checkpoint()'s server connection, for apply()
   json keys_;
 };
 

@@ -9,6 +9,7 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -598,6 +599,11 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       spec.argv.insert(spec.argv.end(), {std::string("--section=") + name, "-d", target.conninfo()});
       return spec;
     };
+    // When the artifact says the rows will be spread, the loader connects while pg_restore
+    // creates the schema.
+    std::future<std::unique_ptr<DataLoader>> connecting;
+    auto connect = [&] { return std::make_unique<DataLoader>(target, opts.jobs, ctx.deadline); };
+    if (load == RowLoad::spread) connecting = std::async(std::launch::async, connect);
     run_tool_with_artifact(ctx, target, section("pre-data"), id, "");
     bool spread = load == RowLoad::spread;
     if (load == RowLoad::ask_schema) {
@@ -613,7 +619,8 @@ RestoreResult restore_into_db(Context& ctx, const Dsn& target, const std::string
       return result;
     }
     ctx.log("loading rows over " + std::to_string(opts.jobs) + " connections");
-    DataLoader loader(target, opts.jobs, ctx.deadline);
+    std::unique_ptr<DataLoader> connected = connecting.valid() ? connecting.get() : connect();
+    DataLoader& loader = *connected;
     try {
       // The archive's data blocks straight into the loader (steps/pg_archive.h)...
       ArchiveText text([&](const char* d, size_t n) { loader.feed(d, n); });

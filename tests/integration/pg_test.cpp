@@ -407,6 +407,14 @@ TEST_CASE("a corrupt artifact is refused before the target is touched", "[pg]") 
   json cp = step->checkpoint(h.ctx());
   CHECK_THROWS_WITH(step->apply(h.ctx(), cp), Catch::Contains("is corrupt"));
   CHECK(cluster().table_stats("cr_dst") == before);
+
+  // Into a database that does not exist: it is created while the artifact is checked, and
+  // is gone again when the check fails.
+  cluster().drop_db("cr_new");
+  auto fresh = h.make("pg.restore", with(conn_params("cr_new"), {{"artifact", id}, {"create_database", true}}));
+  json cp_new = fresh->checkpoint(h.ctx());
+  CHECK_THROWS_WITH(fresh->apply(h.ctx(), cp_new), Catch::Contains("is corrupt"));
+  CHECK(cluster().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'cr_new'") == "0\n");
 }
 
 TEST_CASE("the password never reaches argv or any output or state file", "[pg]") {
