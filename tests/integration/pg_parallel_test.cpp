@@ -296,6 +296,14 @@ TEST_CASE("the rows of a custom archive are read without pg_restore, as pg_resto
                                    "has_table_privilege('public', 'odd', 'SELECT') || ' ' || n FROM odd_count") ==
           "awkward rows true 59997\n");
   }
+  SECTION("counts are given only when every block ends as pg_dump ends one") {
+    std::string bytes = cutover::util::read_file(archive);
+    size_t end = bytes.rfind("\\.\n\n\n");
+    REQUIRE(end != std::string::npos);
+    bytes.replace(end, 2, "ab");  // the last table's end-of-data line is gone
+    cutover::util::write_file_atomic(dir.path() + "/odd.dump", bytes, 0600);
+    CHECK(archive_rows(dir.path() + "/odd.dump", 4099).empty());
+  }
   SECTION("an archive cut short is an error naming the entry it ended in") {
     CHECK_THROWS_WITH(archive_text(archive, 4099, 10),
                       Catch::Contains("ended before the data of entry") && Catch::Contains("TABLE DATA"));
