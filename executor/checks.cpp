@@ -532,8 +532,26 @@ class Checker {
       } else if (static_cast<long>(it->second) > ctx.step) {
         sink_.at(ptr, "step '" + name + "' runs later (steps[" + std::to_string(it->second) +
                           "]): only outputs of earlier steps can be used");
+      } else {
+        check_output_key(ref, ptr, section(doc_, "steps", true)[it->second]);
       }
     }
+  }
+
+  // A misspelled output key would read "(known after apply)" in a dry run and fail the step
+  // mid-apply; the built-in types declare theirs (steps::declared_outputs).
+  void check_output_key(const Ref& ref, const std::string& ptr, const json& step) {
+    if (ref.parts.size() < 3 || !step.is_object() || !step.contains("type") || !step["type"].is_string())
+      return;
+    const steps::StepType* type = steps::find_step_type(step["type"].get<std::string>());
+    if (!type) return;  // a plugin's outputs are whatever it answers
+    auto keys = steps::declared_outputs(*type);
+    if (!keys || std::find(keys->begin(), keys->end(), ref.parts[2]) != keys->end()) return;
+    const std::string head = "step '" + ref.parts[0] + "' (" + type->name + ") ";
+    if (keys->empty())
+      sink_.at(ptr, head + "has no outputs");
+    else
+      sink_.at(ptr, head + "has no output '" + ref.parts[2] + "'" + suggest(ref.parts[2], *keys, "outputs"));
   }
 
   const json& doc_;

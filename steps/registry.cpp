@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include "steps/families.h"
@@ -32,6 +33,22 @@ const StepType* find_step_type(const std::string& name) {
   for (const auto& t : registry())
     if (t.name == name) return &t;
   return nullptr;
+}
+
+std::optional<std::vector<std::string>> declared_outputs(const StepType& type) {
+  if (type.outputs == "none") return std::vector<std::string>{};
+  if (type.outputs.empty()) return std::nullopt;
+  std::vector<std::string> keys;
+  for (const auto& item : util::split(type.outputs, ';')) {
+    std::string key = util::trim(item.substr(0, item.find(':')));
+    bool word = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0])) &&
+                std::all_of(key.begin(), key.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                });
+    if (!word) return std::nullopt;
+    keys.push_back(key);
+  }
+  return keys;
 }
 
 std::string find_plugin(const std::string& type, const std::string& plan_dir) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,11 @@ const std::vector<StepType>& registry();
 
 /// The built-in type called `name`, or nullptr.
 const StepType* find_step_type(const std::string& name);
+
+/// The output keys a type's `outputs` line names ("key: text; key; ..."; "none": it has no
+/// outputs), or nullopt when the line is not such a list (a plugin answers what it likes).
+/// Plans are checked against it: ${steps.ID.outputs.KEY} must name one of these.
+std::optional<std::vector<std::string>> declared_outputs(const StepType& type);
 
 /// The external plugin executable for `type` (`cutover-step-<type>` in <plan_dir>/plugins/,
 /// then $PATH), or "" if none.

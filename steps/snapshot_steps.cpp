@@ -305,7 +305,7 @@ std::vector<StepType> snapshot_step_types() {
   s.outputs =
       "artifact: sha256 id of the snapshot; bytes: content bytes of its files; files: "
       "regular files; entries: every member (folders and links too); stored_bytes: "
-      "size in the store (zstd)";
+      "size in the store (zstd); host: the host it was taken on (local or a hosts: name)";
   s.params_schema = kSnapshotSchema;
   s.remote = true;
   s.resume = Resume::yes;

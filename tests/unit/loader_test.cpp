@@ -319,6 +319,47 @@ TEST_CASE("only outputs of earlier steps can be used", "[loader]") {
         });
 }
 
+TEST_CASE("a step output reference must name an output the step has", "[loader]") {
+  require_types();
+  // A misspelled key used to read "(known after apply)" in a dry run and fail mid-apply.
+  CHECK(problems(std::string(kHeader) + R"(steps:
+  - id: dump
+    type: pg.dump
+    with: { dsn: "postgresql://u@h/db" }
+  - id: note
+    type: shell
+    rollback: none
+    with: { run: "echo ${steps.dump.outputs.artifcat} ${steps.dump.outputs.artifact} ${steps.mark.outputs.x}" }
+  - id: mark
+    type: pg.sql
+    rollback: none
+    with: { dsn: "postgresql://u@h/db", up: "SELECT 1", verify: "${steps.note.outputs.stdout}" }
+  - id: last
+    type: file.write
+    with: { path: /x, content: "${steps.mark.outputs.rows}${steps.note.outputs.exit_code}" }
+)") == Lines{
+            "plan.yaml:10:18: steps[1].with.run: step 'dump' (pg.dump) has no output 'artifcat' "
+            "(did you mean 'artifact'?)",
+            "plan.yaml:10:18: steps[1].with.run: step 'mark' runs later (steps[2]): only outputs of "
+            "earlier steps can be used",
+            "plan.yaml:17:32: steps[3].with.content: step 'mark' (pg.sql) has no outputs",
+        });
+}
+
+TEST_CASE("every built-in step type declares its outputs in a form plans are checked against", "[loader]") {
+  for (const auto& type : steps::registry()) {
+    INFO(type.name << ": " << type.outputs);
+    auto keys = steps::declared_outputs(type);
+    REQUIRE(keys.has_value());
+    CHECK((type.outputs == "none") == keys->empty());
+  }
+  CHECK(*steps::declared_outputs(*steps::find_step_type("pg.dump")) ==
+        std::vector<std::string>{"artifact", "bytes", "raw_bytes", "format", "server_version"});
+  steps::StepType prose;
+  prose.outputs = "what the plugin's apply answers as outputs";
+  CHECK_FALSE(steps::declared_outputs(prose).has_value());
+}
+
 TEST_CASE("cycles between vars are named", "[loader]") {
   require_types();
   CHECK(problems(std::string(kHeader) + R"(vars:
