@@ -142,7 +142,11 @@ class PgRestore final : public Step {
       try {
         verified.get();
       } catch (...) {
-        drop_database(*admin, dsn_.dbname());
+        try {
+          drop_database(*admin, dsn_.dbname());
+        } catch (const Error&) {
+          // The artifact's failure is the one to report; undo drops the database again.
+        }
         throw;
       }
     } else {
