@@ -129,15 +129,17 @@ TEST_CASE("ssh: files and commands round-trip through SshHost", "[ssh]") {
 
   SECTION("exec: a timeout kills the remote command") {
     ExecRequest req;
-    req.shell = "echo started; sleep 30 & wait; echo never";
+    // An odd duration: other tests running at the same time start `sleep 30` and `sleep 300`.
+    req.shell = "echo started; sleep 29.5 & wait; echo never";
     req.deadline = cutover::util::Deadline::after(std::chrono::milliseconds(2000));
     auto t0 = std::chrono::steady_clock::now();
     auto r = host->exec(req);
     CHECK(r.timed_out);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15));
     ExecRequest ps;
-    ps.shell = "ps -eo args | grep -c '^sleep 30' || true";
-    CHECK(host->exec(ps).out == "0\n");
+    ps.shell = "for i in 1 2 3 4 5 6 7 8 9 10; do ps -eo args | grep -qx 'sleep 29.5' || "
+               "{ echo gone; exit; }; sleep 0.2; done; echo running";
+    CHECK(host->exec(ps).out == "gone\n");
   }
 
   SECTION("exec: a signal is told apart from an exit code") {
