@@ -1,7 +1,8 @@
 // Parallel loading of a dump's data section. pg_restore loads each table over one connection,
 // and on a large table of json, numeric or date/time values the server backend parsing that
 // COPY is the bottleneck (one core). The loader reads the data section as pg_restore prints it
-// (`pg_restore --section=data -f -`) and spreads the rows of such tables over several
+// (ArchiveText's text, or `pg_restore --section=data -f -` for archives it does not read) and
+// spreads the rows of such tables over several
 // connections, so several backends parse at once; other tables load over one connection.
 // Everything else in the data section (SET, setval, large objects) runs in order on the first
 // connection; session settings run on all of them.

@@ -1,7 +1,8 @@
 // pg.restore: restores a pg.dump artifact into a database. Checkpoint: a dump of the target
-// (or its absence). mode replace: verify the artifact, drop and recreate the target, then
-// pg_restore --single-transaction from the store stream; afterwards the target holds exactly
-// what the dump holds. mode merge: upsert on primary keys (steps/pg_merge.cpp). Undo: the
+// (or its absence). mode replace: verify the artifact, drop and recreate the target (a target
+// that did not exist is created while the artifact is verified), then restore from the store
+// stream (restore_into_db: one pg_restore, or schema, rows over several connections, indexes);
+// afterwards the target holds exactly what the dump holds. mode merge: upsert on primary keys (steps/pg_merge.cpp). Undo: the
 // target is recreated from its checkpoint dump, or dropped if it did not exist.
 #include <future>
 

@@ -395,8 +395,8 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpO
       } catch (const ArchiveReader::Unsupported&) {
         rows.reset();
         counter.start();
-      } catch (const Error&) {
-        rows.reset();  // pg_dump's own failure, if any, is the one to report
+      } catch (const std::exception&) {
+        rows.reset();  // counting never fails the dump; pg_dump's own failure is the one to report
       }
     };
     run_tool(ctx, dsn, spec);
@@ -405,7 +405,7 @@ DumpResult dump_to_store(Context& ctx, const Dsn& dsn, PgConn& conn, const DumpO
       try {
         rows->finish();
         for (const auto& [table, n] : rows->counts()) counts[table] = n;
-      } catch (const Error&) {
+      } catch (const std::exception&) {
         // pg_dump succeeded: the archive is fine, and the restore counts instead.
       }
     }

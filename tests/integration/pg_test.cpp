@@ -185,7 +185,7 @@ TEST_CASE("pg.dump then pg.restore into a new database reproduces it exactly", "
   json out = restore->apply(h.ctx(), cp);
   CHECK(out["tables"] == 4);
   CHECK(out["rows"] == 100000 + 10000 + 500 + 100);
-  // Those counts were taken in pg_dump's snapshot while it ran, not by reading the target.
+  // Those counts were taken from pg_dump's output as it streamed, not by reading the target.
   json recorded = h.artifacts().meta(id)["table_rows"];
   auto source = cluster().table_stats("rt_src");
   REQUIRE(recorded.size() == source.size());
