@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,10 +21,26 @@
 namespace cutover::hosts {
 namespace {
 
+// libssh2_sftp_write() allocates a packet of about 30 KB for every 30000 bytes it sends and
+// frees it when the host acknowledges it, first in, first out. With glibc's defaults the
+// freed top of the heap went back to the kernel over and over and was faulted in again:
+// 50,500 page faults for a 1 GiB upload, and about a second of the client's CPU (user time
+// 3.6 -> 2.8 s, system 0.9 -> 0.5 s; the bytes in 4.8 -> 3.5 s, bench/transfer_bench.sh).
+// Keeping up to 8 MiB of free heap ends that (1,350 faults); buffers under 4 MiB, like the
+// transfer's, come from the heap rather than from a fresh mmap each time. The peak RSS of
+// the 1 GiB transfer did not move (15 MiB). Process-wide, set once with the first session.
+void tune_malloc_for_sftp() {
+#ifdef __GLIBC__
+  ::mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
+}
+
 void init_libssh2() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (libssh2_init(0) != 0) throw Error("cannot initialise libssh2");
+    tune_malloc_for_sftp();
   });
 }
 

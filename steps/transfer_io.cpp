@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -34,6 +35,29 @@ struct Fd {
   }
 };
 
+// Feeds bytes [from, from + length) of a local file to `sink`, or up to its end when it is
+// shorter; returns how many.
+uint64_t read_range(const std::string& path, uint64_t from, uint64_t length,
+                    const std::function<void(const char*, size_t)>& sink,
+                    const util::Deadline& deadline) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) io_fail("cannot open", path);
+  ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buf(kBlock);
+  uint64_t total = 0;
+  while (total < length) {
+    check_cancel(deadline);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - total));
+    ssize_t n = ::pread(f.fd, buf.data(), want, static_cast<off_t>(from + total));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) io_fail("cannot read", path);
+    if (n == 0) break;
+    sink(buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  return total;
+}
+
 class LocalEndpoint final : public Endpoint {
  public:
   explicit LocalEndpoint(hosts::Host& host) : host_(host) {}
@@ -43,20 +67,7 @@ class LocalEndpoint final : public Endpoint {
   uint64_t read(const std::string& path, uint64_t offset,
                 const std::function<void(const char*, size_t)>& sink,
                 const util::Deadline& deadline) override {
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) io_fail("cannot open", path);
-    ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    std::vector<char> buf(kBlock);
-    uint64_t total = 0;
-    while (true) {
-      check_cancel(deadline);
-      ssize_t n = ::pread(f.fd, buf.data(), buf.size(), static_cast<off_t>(offset + total));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) io_fail("cannot read", path);
-      if (n == 0) return total;
-      sink(buf.data(), static_cast<size_t>(n));
-      total += static_cast<uint64_t>(n);
-    }
+    return read_range(path, offset, UINT64_MAX, sink, deadline);
   }
 
   uint64_t write(const std::string& path, uint64_t offset, uint32_t mode,
@@ -78,22 +89,13 @@ class LocalEndpoint final : public Endpoint {
 
   std::string prefix_sha256(const std::string& path, uint64_t length,
                             util::Sha256* also) override {
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) io_fail("cannot open", path);
     util::Sha256 h;
-    std::vector<char> buf(kBlock);
-    uint64_t done = 0;
-    while (done < length) {
-      check_cancel({});
-      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
-      ssize_t n = ::pread(f.fd, buf.data(), want, static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) io_fail("cannot read", path);
-      if (n == 0) break;
-      h.update(buf.data(), static_cast<size_t>(n));
-      if (also) also->update(buf.data(), static_cast<size_t>(n));
-      done += static_cast<uint64_t>(n);
-    }
+    read_range(path, 0, length,
+               [&](const char* p, size_t n) {
+                 h.update(p, n);
+                 if (also) also->update(p, n);
+               },
+               {});
     return h.hex();
   }
 
@@ -158,6 +160,11 @@ void LocalFileWriter::finish(uint32_t mode) {
   ::close(fd_);
   fd_ = -1;
   util::fsync_dir(util::dirname(path_));
+}
+
+uint64_t hash_local_from(const std::string& path, uint64_t from, util::Sha256& into) {
+  return read_range(path, from, UINT64_MAX,
+                    [&](const char* p, size_t n) { into.update(p, n); }, {});
 }
 
 std::unique_ptr<Endpoint> make_endpoint(hosts::Host& host) {

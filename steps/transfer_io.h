@@ -66,6 +66,10 @@ class LocalFileWriter {
   int fd_ = -1;
 };
 
+/// Feeds a local file's bytes from `from` to its end to `into`; returns how many. Throws
+/// Error when it cannot be read.
+uint64_t hash_local_from(const std::string& path, uint64_t from, util::Sha256& into);
+
 /// The Endpoint for `host`: SSH streaming when it is an SshHost, local file I/O when it is
 /// the local machine. Throws Error for any other kind of host.
 std::unique_ptr<Endpoint> make_endpoint(hosts::Host& host);

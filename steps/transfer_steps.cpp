@@ -4,14 +4,15 @@
 // The bytes go to DEST.cutover-part next to the destination. When a part file is already
 // there (a dropped connection, an interrupted run, a retry), its sha256 is compared with the
 // same-length prefix of the source and, if equal, only the rest is sent. The source is hashed
-// as it is read; after the copy the part file is hashed where it lives (sha256sum over SSH)
-// and must match. Only then is a prior DEST kept aside as DEST.cutover-prev-RUNID (a hard
+// after its last byte is sent (upload) or as it arrives (download); the part file is hashed
+// where it lives (openssl or sha256sum over SSH) and must match. Only then is a prior DEST kept aside as DEST.cutover-prev-RUNID (a hard
 // link: DEST itself is never missing) and the part file renamed over DEST.
 //
 // Checkpoint: {"host", "dest", "part", "backup", "prior": "file"|"absent"}. Undo renames the
 // kept-aside file back over DEST (or removes DEST when there was none) and removes the part
 // file; it is safe after a partial apply and idempotent. The kept-aside file stays after a
 // successful run so that `rollback --to` can still put it back.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -37,7 +38,7 @@ const char* const kSchema = R"json({
   "properties": {
     "src": {"type": "string", "description": "File to copy: a local path (relative to the plan folder), or HOST:/absolute/path on a plan host."},
     "dest": {"type": "string", "description": "Where the file goes: HOST:/absolute/path when src is local, a local path when src is on a host. Exactly one side names a host. Its folder must exist."},
-    "verify": {"type": "boolean", "default": true, "description": "Compare the sha256 of the source (hashed while reading) with that of the copy (hashed where it landed) before it replaces dest."},
+    "verify": {"type": "boolean", "default": true, "description": "Compare the sha256 of the source (as it is when the copy ends) with that of the copy (hashed where it landed) before it replaces dest."},
     "resume": {"type": "boolean", "default": true, "description": "Continue a partial copy (DEST.cutover-part) left by a dropped connection, after checking that its bytes match the start of the source."},
     "mode": {"type": ["string", "integer"], "description": "Permission bits of dest as octal text, e.g. \"0640\". Default: the source file's."}
   }
@@ -209,12 +210,18 @@ json Transfer::apply(Context& ctx, const json& cp) {
   };
   report(true);
   uint64_t sent = 0;
+  uint64_t read = UINT64_MAX;  // source bytes hashed after an upload, from offset on
   std::string landed;  // the copy's sha256, hashed where it landed during the fsync
+  std::string source_hex;  // a download's: the source's, hashed on its host after the copy
   // When the bytes started and stopped moving: the rest is fsync and hashing, which the log
   // reports apart from the bytes' rate.
   auto t_start = std::chrono::steady_clock::now(), t_sent = t_start;
   if (!dst->local()) {
-    // To the host: pull from the local file as the host's writer asks for bytes.
+    // To the host: pull from the local file as the host's writer asks for bytes. The source
+    // is hashed once its last byte is sent, on a thread, while the host makes the copy
+    // durable and hashes it: hashed as it was read, on the one thread that also encrypts, it
+    // slowed the bytes (the client's CPU is what sets their pace here).
+    std::future<uint64_t> hashed;
     FILE* f = std::fopen(s.path.c_str(), "rbe");
     if (!f) throw Error("transfer: cannot open " + s.path);
     std::fseek(f, static_cast<long>(offset), SEEK_SET);
@@ -225,8 +232,12 @@ json Transfer::apply(Context& ctx, const json& cp) {
                           if (util::interrupted()) throw Interrupted("transfer interrupted");
                           size_t n = std::fread(buf, 1, cap, f);
                           if (n == 0 && std::ferror(f)) throw Error("transfer: cannot read " + s.path);
-                          if (n == 0) t_sent = std::chrono::steady_clock::now();
-                          running.update(buf, n);
+                          if (n == 0 && !hashed.valid()) {
+                            t_sent = std::chrono::steady_clock::now();
+                            hashed = std::async(std::launch::async, [&] {
+                              return hash_local_from(s.path, offset, running);
+                            });
+                          }
                           done += n;
                           report(false);
                           return n;
@@ -234,46 +245,45 @@ json Transfer::apply(Context& ctx, const json& cp) {
                         ctx.deadline, verify_ ? &landed : nullptr);
     } catch (...) {
       std::fclose(f);
-      throw;
+      throw;  // (the hash thread, if any, is waited for as `hashed` goes)
     }
     std::fclose(f);
+    // A source that grew between the last byte sent and the hash fails the size check below
+    // rather than the comparison of digests.
+    if (hashed.valid()) read = hashed.get();
   } else {
-    // To this machine: the source streams into the local part file.
+    // To this machine: the source streams into the local part file. Then three things at
+    // once: the fsync, the copy's sha256 here (both on threads), and with `verify` the
+    // source's sha256 on its host, which the copy must equal (the session is this thread's).
     LocalFileWriter w(part, offset);
     sent = src->read(s.path, offset,
                      [&](const char* p, size_t n) {
-                       running.update(p, n);
                        w.write(p, n);
                        done += n;
                        report(false);
                      },
                      ctx.deadline);
     t_sent = std::chrono::steady_clock::now();
-    // As on an upload, the copy is read back and hashed while its fsync runs.
-    std::future<std::string> hashed;
-    if (verify_)
-      hashed = std::async(std::launch::async, [&part] { return util::sha256_file(part); });
+    auto durable = std::async(std::launch::async, [&] { w.finish(mode); });
+    auto copy_hash = std::async(std::launch::async, [&part] { return util::sha256_file(part); });
+    if (verify_) source_hex = s.host->sha256(s.path);
+    durable.get();
     try {
-      w.finish(mode);
-    } catch (...) {
-      if (hashed.valid()) hashed.wait();
-      throw;
+      landed = copy_hash.get();
+    } catch (const Error&) {
+      if (!verify_) throw;
+      landed.clear();  // hashed again below, and that answer decides
     }
-    if (hashed.valid()) {
-      try {
-        landed = hashed.get();
-      } catch (const Error&) {
-        landed.clear();  // hashed again below, and that answer decides
-      }
-    }
+    if (!verify_) source_hex = landed;
   }
   report(true);
-  if (offset + sent != total)
+  if (read == UINT64_MAX) read = sent;
+  if (offset + sent != total || read != sent)
     throw Error("transfer: " + label(s) + " changed size while being copied (" +
-                std::to_string(total) + " bytes before, " + std::to_string(offset + sent) +
-                " read)",
+                std::to_string(total) + " bytes before, " +
+                std::to_string(offset + std::max(sent, read)) + " read)",
                 "stop whatever writes the source, then run again");
-  std::string hex = running.hex();
+  const std::string hex = source_hex.empty() ? running.hex() : source_hex;
   auto t_copied = std::chrono::steady_clock::now();
   double moving = std::chrono::duration<double>(t_sent - t_start).count();
   char rate[32] = "-";
@@ -281,7 +291,9 @@ json Transfer::apply(Context& ctx, const json& cp) {
   ctx.log("transfer: " + util::format_bytes(sent) + " copied in " + seconds_text(t0, t_copied) +
           " s: the bytes in " + seconds_text(t_start, t_sent) + " s (" + rate + " MB/s), then " +
           (d.host->is_local() ? "fsync here" : "fsync on " + d.host->name()) +
-          (landed.empty() ? "" : " and sha256 of the copy") + " in " +
+          (landed.empty() ? "" : " and sha256 of the copy") +
+          (d.host->is_local() && verify_ ? " and of the source on " + s.host->name() : "") +
+          " in " +
           seconds_text(t_sent, t_copied) + " s");
   if (verify_) {
     // No digest from the upload, or one that does not match: read the whole copy again, and
@@ -295,8 +307,8 @@ json Transfer::apply(Context& ctx, const json& cp) {
       d.host->remove(part);
       throw Error("transfer: sha256 mismatch after copying " + label(s) + " to " + label(d) +
                       ": source " + hex + ", copy " + landed,
-                  "the copy was removed; run again (check the disks and the network if it "
-                  "happens again)");
+                  "the copy was removed; if something writes to the source, stop it; then run "
+                  "again (check the disks and the network if it happens again)");
     }
   }
   if (d.host->stat(d.path).exists && !d.host->stat(backup).exists) {

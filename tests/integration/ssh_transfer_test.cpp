@@ -182,12 +182,41 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     json out = step->apply(*h.ctx, cp);
     CHECK(out["sha256"] == sha);
     CHECK(out["resumed_from"] > 0);
-    // The local copy was hashed during its fsync, and that digest matched.
-    CHECK(h.logged("then fsync here and sha256 of the copy in"));
+    // The local copy was hashed during its fsync, the source on the host meanwhile, and the
+    // two matched.
+    CHECK(h.logged("then fsync here and sha256 of the copy and of the source on remote in"));
     CHECK_FALSE(h.logged("sha256 of the copy on local read in"));
     CHECK(remote->stats().bytes_downloaded - before < kSize);
     CHECK(util::sha256_file(ldest) == sha);
     step->undo(*h.ctx, cp);
+    CHECK_FALSE(util::exists(ldest));
+  }
+
+  SECTION("download: a source rewritten on the host after its first bytes came fails the step") {
+    REQUIRE(std::system(("cp " + src + " " + rdest).c_str()) == 0);
+    const std::string ldest = h.dir + "/back.bin";
+    auto step = h.make({{"src", "remote:" + rdest}, {"dest", ldest}});
+    json cp = step->checkpoint(*h.ctx);
+    bool rewritten = false;
+    h.progress.hook = [&](uint64_t done) {
+      if (rewritten || done < kSize / 2 || done >= kSize) return;
+      std::FILE* f = std::fopen(rdest.c_str(), "r+b");  // the host's file: the sshd's folder
+      REQUIRE(f);
+      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
+      std::fclose(f);
+      rewritten = true;
+    };
+    std::string e;
+    try {
+      step->apply(*h.ctx, cp);
+    } catch (const Error& err) {
+      e = err.what();
+    }
+    REQUIRE(rewritten);
+    CHECK_THAT(e, Catch::Contains("sha256 mismatch") &&
+                      Catch::Contains("source " + util::sha256_file(rdest)) &&
+                      Catch::Contains("copy " + sha));
+    CHECK_FALSE(util::exists(ldest + ".cutover-part"));
     CHECK_FALSE(util::exists(ldest));
   }
 
@@ -216,6 +245,36 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     CHECK_THAT(e, Catch::Contains("sha256 mismatch") && Catch::Contains("source " + sha));
     // The digest taken during the fsync did not match, so the whole copy was read again.
     CHECK(h.logged("sha256 of the copy on remote read in"));
+    CHECK_FALSE(remote->stat(rdest + ".cutover-part").exists);
+    CHECK_FALSE(remote->stat(rdest).exists);
+    step->undo(*h.ctx, cp);
+    CHECK(step->fingerprint(*h.ctx) == fp);
+  }
+
+  SECTION("a source rewritten after its first bytes were sent fails the step, not a torn copy") {
+    // The source is hashed after its last byte is sent: the copy must equal the source as it
+    // is then, so a write into bytes already sent is caught.
+    auto step = h.make({{"src", src}, {"dest", "remote:" + rdest}});
+    json cp = step->checkpoint(*h.ctx);
+    json fp = step->fingerprint(*h.ctx);
+    bool rewritten = false;
+    h.progress.hook = [&](uint64_t done) {
+      if (rewritten || done < kSize / 2 || done >= kSize) return;
+      std::FILE* f = std::fopen(src.c_str(), "r+b");
+      REQUIRE(f);
+      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
+      std::fclose(f);
+      rewritten = true;
+    };
+    std::string e;
+    try {
+      step->apply(*h.ctx, cp);
+    } catch (const Error& err) {
+      e = err.what();
+    }
+    REQUIRE(rewritten);
+    CHECK_THAT(e, Catch::Contains("sha256 mismatch") &&
+                      Catch::Contains("source " + util::sha256_file(src)));
     CHECK_FALSE(remote->stat(rdest + ".cutover-part").exists);
     CHECK_FALSE(remote->stat(rdest).exists);
     step->undo(*h.ctx, cp);
