@@ -48,7 +48,8 @@ struct Harness {
           if (name == "remote") return remote;
           throw Error("unknown host " + name);
         },
-        [this](const std::string& line) { log.push_back(line); }});
+        [this](const std::string& line) { log.push_back(line); },
+        nullptr, nullptr});  // no template rendering; plan inputs from the file system
   }
   ~Harness() { util::remove_all(dir); }
 
