@@ -3,16 +3,16 @@
 //
 // The bytes go to DEST.cutover-part next to the destination. When a part file is already
 // there (a dropped connection, an interrupted run, a retry), its sha256 is compared with the
-// same-length prefix of the source and, if equal, only the rest is sent. The source is hashed
-// after its last byte is sent (upload) or as it arrives (download); the part file is hashed
-// where it lives (openssl or sha256sum over SSH) and must match. Only then is a prior DEST kept aside as DEST.cutover-prev-RUNID (a hard
-// link: DEST itself is never missing) and the part file renamed over DEST.
+// same-length prefix of the source and, if equal, only the rest is sent. After the last byte
+// the source is hashed where it lies (here for an upload, on the host for a download) and the
+// part file where it landed (openssl or sha256sum over SSH), and the two must match. Only
+// then is a prior DEST kept aside as DEST.cutover-prev-RUNID (a hard link: DEST itself is
+// never missing) and the part file renamed over DEST.
 //
 // Checkpoint: {"host", "dest", "part", "backup", "prior": "file"|"absent"}. Undo renames the
 // kept-aside file back over DEST (or removes DEST when there was none) and removes the part
 // file; it is safe after a partial apply and idempotent. The kept-aside file stays after a
 // successful run so that `rollback --to` can still put it back.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -188,7 +188,9 @@ json Transfer::apply(Context& ctx, const json& cp) {
     Endpoint& there = src->local() ? *dst : *src;
     const std::string& here_path = src->local() ? s.path : part;
     const std::string& there_path = src->local() ? part : s.path;
-    std::string here_hex = here.prefix_sha256(here_path, pf.size, &running);
+    // An upload goes on hashing the source from there; a download hashes it on its host.
+    std::string here_hex =
+        here.prefix_sha256(here_path, pf.size, src->local() ? &running : nullptr);
     std::string there_hex = there.prefix_sha256(there_path, pf.size, nullptr);
     if (here_hex == there_hex) {
       offset = pf.size;
@@ -210,7 +212,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
   };
   report(true);
   uint64_t sent = 0;
-  uint64_t read = UINT64_MAX;  // source bytes hashed after an upload, from offset on
+  uint64_t hashed_bytes = 0;  // source bytes hashed from offset on (after the copy, on upload)
   std::string landed;  // the copy's sha256, hashed where it landed during the fsync
   std::string source_hex;  // a download's: the source's, hashed on its host after the copy
   // When the bytes started and stopped moving: the rest is fsync and hashing, which the log
@@ -250,7 +252,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
     std::fclose(f);
     // A source that grew between the last byte sent and the hash fails the size check below
     // rather than the comparison of digests.
-    if (hashed.valid()) read = hashed.get();
+    hashed_bytes = hashed.valid() ? hashed.get() : sent;
   } else {
     // To this machine: the source streams into the local part file. Then three things at
     // once: the fsync, the copy's sha256 here (both on threads), and with `verify` the
@@ -275,13 +277,13 @@ json Transfer::apply(Context& ctx, const json& cp) {
       landed.clear();  // hashed again below, and that answer decides
     }
     if (!verify_) source_hex = landed;
+    hashed_bytes = sent;
   }
   report(true);
-  if (read == UINT64_MAX) read = sent;
-  if (offset + sent != total || read != sent)
+  if (offset + sent != total || hashed_bytes != sent)
     throw Error("transfer: " + label(s) + " changed size while being copied (" +
                 std::to_string(total) + " bytes before, " +
-                std::to_string(offset + std::max(sent, read)) + " read)",
+                std::to_string(offset + hashed_bytes) + " read)",
                 "stop whatever writes the source, then run again");
   const std::string hex = source_hex.empty() ? running.hex() : source_hex;
   auto t_copied = std::chrono::steady_clock::now();

@@ -96,6 +96,29 @@ std::string make_big_file(const std::string& path, int mib) {
 constexpr int kMiB = 200;
 constexpr uint64_t kSize = uint64_t(kMiB) << 20;
 
+// A progress hook that overwrites the first 4 KiB of `path` with 'z' once more than half of
+// the copy has moved, before its end, and sets `did`.
+std::function<void(uint64_t)> overwrite_at_half(const std::string& path, bool& did) {
+  return [path, &did](uint64_t done) {
+    if (did || done < kSize / 2 || done >= kSize) return;
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    REQUIRE(f);
+    std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
+    std::fclose(f);
+    did = true;
+  };
+}
+
+// What apply threw; "" when it did not throw.
+std::string apply_error(steps::Step& step, steps::Context& ctx, const json& cp) {
+  try {
+    step.apply(ctx, cp);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a drop", "[ssh]") {
@@ -199,20 +222,8 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     auto step = h.make({{"src", "remote:" + rdest}, {"dest", ldest}});
     json cp = step->checkpoint(*h.ctx);
     bool rewritten = false;
-    h.progress.hook = [&](uint64_t done) {
-      if (rewritten || done < kSize / 2 || done >= kSize) return;
-      std::FILE* f = std::fopen(rdest.c_str(), "r+b");  // the host's file: the sshd's folder
-      REQUIRE(f);
-      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
-      std::fclose(f);
-      rewritten = true;
-    };
-    std::string e;
-    try {
-      step->apply(*h.ctx, cp);
-    } catch (const Error& err) {
-      e = err.what();
-    }
+    h.progress.hook = overwrite_at_half(rdest, rewritten);  // the host's file: the sshd's folder
+    std::string e = apply_error(*step, *h.ctx, cp);
     REQUIRE(rewritten);
     CHECK_THAT(e, Catch::Contains("sha256 mismatch") &&
                       Catch::Contains("source " + util::sha256_file(rdest)) &&
@@ -228,20 +239,8 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     json cp = step->checkpoint(*h.ctx);
     json fp = step->fingerprint(*h.ctx);
     bool damaged = false;
-    h.progress.hook = [&](uint64_t done) {
-      if (damaged || done < kSize / 2 || done >= kSize) return;
-      std::FILE* f = std::fopen((rdest + ".cutover-part").c_str(), "r+b");
-      REQUIRE(f);
-      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
-      std::fclose(f);
-      damaged = true;
-    };
-    std::string e;
-    try {
-      step->apply(*h.ctx, cp);
-    } catch (const Error& err) {
-      e = err.what();
-    }
+    h.progress.hook = overwrite_at_half(rdest + ".cutover-part", damaged);
+    std::string e = apply_error(*step, *h.ctx, cp);
     REQUIRE(damaged);
     CHECK_THAT(e, Catch::Contains("sha256 mismatch") && Catch::Contains("source " + sha));
     // The digest taken during the fsync did not match, so the whole copy was read again.
@@ -259,20 +258,8 @@ TEST_CASE("ssh: transfer copies 200 MiB both ways, verified, and resumes after a
     json cp = step->checkpoint(*h.ctx);
     json fp = step->fingerprint(*h.ctx);
     bool rewritten = false;
-    h.progress.hook = [&](uint64_t done) {
-      if (rewritten || done < kSize / 2 || done >= kSize) return;
-      std::FILE* f = std::fopen(src.c_str(), "r+b");
-      REQUIRE(f);
-      std::fwrite(std::string(4096, 'z').data(), 1, 4096, f);
-      std::fclose(f);
-      rewritten = true;
-    };
-    std::string e;
-    try {
-      step->apply(*h.ctx, cp);
-    } catch (const Error& err) {
-      e = err.what();
-    }
+    h.progress.hook = overwrite_at_half(src, rewritten);
+    std::string e = apply_error(*step, *h.ctx, cp);
     REQUIRE(rewritten);
     CHECK_THAT(e, Catch::Contains("sha256 mismatch") &&
                       Catch::Contains("source " + util::sha256_file(src)));
