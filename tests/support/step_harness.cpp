@@ -24,7 +24,7 @@ TempDir::~TempDir() {
 StepHarness::StepHarness()
     : dir_("cutover-step"), local_(hosts::make_local_host()), artifacts_(dir_ / "state/artifacts") {
   ctx_.reset(new steps::Context{*local_, artifacts_, run_, progress_, util::Deadline{}, nullptr,
-                                nullptr, nullptr});
+                                nullptr, nullptr, nullptr});
   run_.run_id = "20260101T000000Z-test";
   run_.run_dir = dir_ / "state/runs/test";
   run_.plan_name = "test";
