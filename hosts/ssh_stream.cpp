@@ -44,9 +44,10 @@ constexpr size_t kRefillBelow = 1u << 19;         // read more when less than th
 // the copy itself afterwards; a digest that does not match is also checked again there.
 class RemoteHash {
  public:
-  RemoteHash(SshSession& s, const std::string& path) : s_(s), guard_{s, nullptr} {
+  RemoteHash(SshSession& s, const std::string& path, uint64_t size) : s_(s), guard_{s, nullptr} {
+    const char* hash = size >= kBulkHashFrom ? kBulkHashCommand : kHashCommand;
     const std::string command =
-        "exec /bin/sh -c " + util::shell_quote(std::string(kHashCommand) + " < " +
+        "exec /bin/sh -c " + util::shell_quote(std::string(hash) + " < " +
                                                util::shell_quote(path) + " 2>/dev/null");
     LIBSSH2_SESSION* raw = s_.raw();
     ch_ = guard_.ch = static_cast<LIBSSH2_CHANNEL*>(
@@ -166,7 +167,7 @@ uint64_t SshHost::upload_impl(const std::string& path, uint64_t offset, uint32_t
     impl_->stats.bytes_uploaded += static_cast<uint64_t>(n);
   }
   std::optional<RemoteHash> landed;
-  if (landed_sha256) landed.emplace(s, path);  // reads the copy while fsync writes it out
+  if (landed_sha256) landed.emplace(s, path, offset + written);  // reads it while fsync writes it
   long long rc = s.call([&] { return libssh2_sftp_fsync(h->get()); }, deadline);
   if (rc != 0 && impl_->sftp_status(rc) != LIBSSH2_FX_OP_UNSUPPORTED)
     impl_->fail("cannot fsync", path, rc);

@@ -99,6 +99,8 @@ class LocalEndpoint final : public Endpoint {
     return h.hex();
   }
 
+  std::string sha256(const std::string& path, uint64_t) override { return host_.sha256(path); }
+
  private:
   hosts::Host& host_;
 };
@@ -123,6 +125,10 @@ class SshEndpoint final : public Endpoint {
 
   std::string prefix_sha256(const std::string& path, uint64_t length, util::Sha256*) override {
     return host_.sha256_prefix(path, length);
+  }
+
+  std::string sha256(const std::string& path, uint64_t size) override {
+    return host_.sha256(path, size);
   }
 
  private:

@@ -45,6 +45,10 @@ class Endpoint {
   /// also fed to `also` when given (so that a resumed transfer need not read them again).
   virtual std::string prefix_sha256(const std::string& path, uint64_t length,
                                     util::Sha256* also) = 0;
+
+  /// sha256 (hex) of the whole of `path`, `size` bytes long (an SSH host hashes a large file
+  /// with a faster tool than a small one).
+  virtual std::string sha256(const std::string& path, uint64_t size) = 0;
 };
 
 /// A local file written from an offset on: the destination side of a download.

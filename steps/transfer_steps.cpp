@@ -5,7 +5,7 @@
 // there (a dropped connection, an interrupted run, a retry), its sha256 is compared with the
 // same-length prefix of the source and, if equal, only the rest is sent. After the last byte
 // the source is hashed where it lies (here for an upload, on the host for a download) and the
-// part file where it landed (openssl or sha256sum over SSH), and the two must match. Only
+// part file where it landed (python3, openssl or sha256sum over SSH), and the two must match. Only
 // then is a prior DEST kept aside as DEST.cutover-prev-RUNID (a hard link: DEST itself is
 // never missing) and the part file renamed over DEST.
 //
@@ -268,7 +268,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
     t_sent = std::chrono::steady_clock::now();
     auto durable = std::async(std::launch::async, [&] { w.finish(mode); });
     auto copy_hash = std::async(std::launch::async, [&part] { return util::sha256_file(part); });
-    if (verify_) source_hex = s.host->sha256(s.path);
+    if (verify_) source_hex = src->sha256(s.path, total);
     durable.get();
     try {
       landed = copy_hash.get();
@@ -301,7 +301,7 @@ json Transfer::apply(Context& ctx, const json& cp) {
     // No digest from the upload, or one that does not match: read the whole copy again, and
     // that answer decides.
     if (landed != hex) {
-      landed = d.host->sha256(part);
+      landed = dst->sha256(part, total);
       ctx.log("transfer: sha256 of the copy on " + d.host->name() + " read in " +
               seconds_text(t_copied, std::chrono::steady_clock::now()) + " s");
     }
