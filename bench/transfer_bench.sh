@@ -5,7 +5,8 @@
 # `scp` and `cutover apply` (a one-step transfer plan) ROUNDS times, and prints each side's
 # median throughput, the ratio (target >= 0.9x scp) and cutover's peak RSS (target <= 64 MiB,
 # from /usr/bin/time -v). Also measures `verify: false`, to show what the end-to-end sha256
-# costs. Uses the release build ./build/cutover (scripts/setup.sh release).
+# costs, and a download each way (scp from the host against `transfer` from the host; not a
+# SPEC target, reported beside it). Uses the release build ./build/cutover (scripts/setup.sh release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -16,7 +17,7 @@ bin=${CUTOVER:-$PWD/build/cutover}
 
 out=$PWD/bench/out/transfer
 rm -rf "$out"; mkdir -p "$out"
-trap 'kill "$(cat "$out/sshd.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$out/src.bin" "$out"/dest*' EXIT
+trap 'kill "$(cat "$out/sshd.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$out/src.bin" "$out"/dest* "$out"/dl-*' EXIT
 
 # --- a loopback sshd ------------------------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -C '' -f "$out/host_key"
@@ -55,7 +56,8 @@ head -c "$((size_mib * 1048576))" /dev/urandom > "$out/src.bin"
 sync
 bytes=$(stat -c %s "$out/src.bin")
 
-plan() {  # plan FILE VERIFY
+plan() {  # plan FILE VERIFY [SRC DEST]
+  local src=${3:-$out/src.bin} dest=${4:-bench:$dest_dir/dest-cutover.bin}
   cat > "$1" <<EOF
 version: 1
 name: transfer-bench
@@ -70,11 +72,12 @@ hosts:
 steps:
   - id: copy
     type: transfer
-    with: { src: "$out/src.bin", dest: "bench:$dest_dir/dest-cutover.bin", verify: $2 }
+    with: { src: "$src", dest: "$dest", verify: $2 }
 EOF
 }
 plan "$out/plan.yaml" true
 plan "$out/plan-noverify.yaml" false
+plan "$out/plan-download.yaml" true "bench:$out/src.bin" "$out/dl-cutover.bin"
 
 now() { date +%s.%N; }
 # Each run starts after the last one's deleted copy is gone from the disk: with ext4's
@@ -97,8 +100,15 @@ scp_sync_run() {  # scp, then make the copy durable as cutover does (fsync befor
     -o UserKnownHostsFile="$out/known_hosts" "$user@127.0.0.1" "sync $dest_dir/dest-scp.bin"
   echo "$(now) - $t0" | bc
 }
+scp_download_run() {
+  settle "$out/dl-scp.bin"
+  local t0; t0=$(now)
+  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$out/known_hosts" "$user@127.0.0.1:$out/src.bin" "$out/dl-scp.bin"
+  echo "$(now) - $t0" | bc
+}
 cutover_run() {  # cutover_run PLAN -> "seconds rss_kib"
-  settle "$dest_dir"/dest-cutover.bin* "$out/state"
+  settle "$dest_dir"/dest-cutover.bin* "$out"/dl-cutover.bin* "$out/state"
   /usr/bin/time -v -o "$out/time.txt" "$bin" apply "$1" --state "$out/state" --auto-approve \
     > "$out/apply.log" 2>&1 || { echo "transfer_bench: cutover apply failed:" >&2; cat "$out/apply.log" >&2; exit 1; }
   local wall rss
@@ -117,16 +127,20 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 # (CPU-bound cutover more than scp), which the medians of a few rounds do not absorb.
 scp_run > /dev/null; cutover_run "$out/plan.yaml" > /dev/null
 scp_times=(); sync_times=(); cut_times=(); nov_times=(); move_times=(); tail_times=(); peak=0
+dl_scp_times=(); dl_cut_times=()
 for r in $(seq "$rounds"); do
   s=$(scp_run); scp_times+=("$s")
   y=$(scp_sync_run); sync_times+=("$y")
   read -r c rss m t < <(cutover_run "$out/plan.yaml"); cut_times+=("$c"); [ "$rss" -gt "$peak" ] && peak=$rss
   move_times+=("$m"); tail_times+=("$t")
   read -r n rss _ _ < <(cutover_run "$out/plan-noverify.yaml"); nov_times+=("$n"); [ "$rss" -gt "$peak" ] && peak=$rss
-  printf 'round %d: scp %.2fs, scp+sync %.2fs, cutover %.2fs (bytes %.2fs, fsync+sha256 %.2fs), cutover verify:false %.2fs\n' \
-    "$r" "$s" "$y" "$c" "$m" "$t" "$n"
+  ds=$(scp_download_run); dl_scp_times+=("$ds")
+  read -r dc rss _ _ < <(cutover_run "$out/plan-download.yaml"); dl_cut_times+=("$dc"); [ "$rss" -gt "$peak" ] && peak=$rss
+  printf 'round %d: scp %.2fs, scp+sync %.2fs, cutover %.2fs (bytes %.2fs, fsync+sha256 %.2fs), cutover verify:false %.2fs; download: scp %.2fs, cutover %.2fs\n' \
+    "$r" "$s" "$y" "$c" "$m" "$t" "$n" "$ds" "$dc"
 done
 cmp -s "$out/src.bin" "$dest_dir/dest-scp.bin" || { echo "transfer_bench: scp copy differs" >&2; exit 1; }
+cmp -s "$out/src.bin" "$out/dl-cutover.bin" || { echo "transfer_bench: cutover's download differs" >&2; exit 1; }
 
 scp_s=$(printf '%s\n' "${scp_times[@]}" | median)
 sync_s=$(printf '%s\n' "${sync_times[@]}" | median)
@@ -134,6 +148,8 @@ cut_s=$(printf '%s\n' "${cut_times[@]}" | median)
 nov_s=$(printf '%s\n' "${nov_times[@]}" | median)
 move_s=$(printf '%s\n' "${move_times[@]}" | median)
 tail_s=$(printf '%s\n' "${tail_times[@]}" | median)
+dl_scp_s=$(printf '%s\n' "${dl_scp_times[@]}" | median)
+dl_cut_s=$(printf '%s\n' "${dl_cut_times[@]}" | median)
 mbps() { echo "scale=1; $bytes / 1000000 / $1" | bc; }
 echo "size:                 $bytes bytes, $rounds rounds (medians)"
 echo "scp:                  $(mbps "$scp_s") MB/s"
@@ -146,3 +162,4 @@ echo "ratio verify:false:   $(echo "scale=2; $scp_s / $nov_s" | bc)x"
 echo "ratio bytes only:     $(echo "scale=2; $scp_s / $move_s" | bc)x   (cutover's transfer of the bytes vs the whole scp)"
 echo "ratio vs scp+sync:    $(echo "scale=2; $sync_s / $cut_s" | bc)x   (same durability)"
 echo "cutover peak RSS:     $((peak / 1024)) MiB  (target <= 64 MiB)"
+echo "download (not a target): scp $(mbps "$dl_scp_s") MB/s, cutover $(mbps "$dl_cut_s") MB/s, ratio $(echo "scale=2; $dl_scp_s / $dl_cut_s" | bc)x"
