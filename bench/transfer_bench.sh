@@ -84,29 +84,24 @@ now() { date +%s.%N; }
 # `discard` (as here) freeing 1 GiB is written out for seconds after rm, into whichever run
 # came next, and the write-back of a copy nobody fsynced (scp's) would land in the next run.
 settle() { rm -rf "$@"; sync; }
-scp_run() {
-  settle "$dest_dir/dest-scp.bin"
+ssh_opts=(-i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes
+  -o UserKnownHostsFile="$out/known_hosts")
+remote=$user@127.0.0.1
+# timed_scp SETTLE FROM TO [SYNC_PATH]: seconds for scp FROM TO after removing SETTLE, then
+# with SYNC_PATH a remote `sync` of it (durable on arrival, as cutover makes its copies).
+timed_scp() {
+  settle "$1"
   local t0; t0=$(now)
-  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$dest_dir/dest-scp.bin"
+  scp -q -P "$port" "${ssh_opts[@]}" "$2" "$3"
+  [ -z "${4:-}" ] || ssh -q -p "$port" "${ssh_opts[@]}" "$remote" "sync $4"
   echo "$(now) - $t0" | bc
 }
-scp_sync_run() {  # scp, then make the copy durable as cutover does (fsync before it counts)
-  settle "$dest_dir/dest-scp.bin"
-  local t0; t0=$(now)
-  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$out/known_hosts" "$out/src.bin" "$user@127.0.0.1:$dest_dir/dest-scp.bin"
-  ssh -q -p "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$out/known_hosts" "$user@127.0.0.1" "sync $dest_dir/dest-scp.bin"
-  echo "$(now) - $t0" | bc
+scp_run() { timed_scp "$dest_dir/dest-scp.bin" "$out/src.bin" "$remote:$dest_dir/dest-scp.bin"; }
+scp_sync_run() {
+  timed_scp "$dest_dir/dest-scp.bin" "$out/src.bin" "$remote:$dest_dir/dest-scp.bin" \
+    "$dest_dir/dest-scp.bin"
 }
-scp_download_run() {
-  settle "$out/dl-scp.bin"
-  local t0; t0=$(now)
-  scp -q -P "$port" -i "$out/client_key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$out/known_hosts" "$user@127.0.0.1:$out/src.bin" "$out/dl-scp.bin"
-  echo "$(now) - $t0" | bc
-}
+scp_download_run() { timed_scp "$out/dl-scp.bin" "$remote:$out/src.bin" "$out/dl-scp.bin"; }
 cutover_run() {  # cutover_run PLAN -> "seconds rss_kib"
   settle "$dest_dir"/dest-cutover.bin* "$out"/dl-cutover.bin* "$out/state"
   /usr/bin/time -v -o "$out/time.txt" "$bin" apply "$1" --state "$out/state" --auto-approve \
