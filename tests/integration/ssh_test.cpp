@@ -161,7 +161,7 @@ TEST_CASE("ssh: files and commands round-trip through SshHost", "[ssh]") {
 
 TEST_CASE("ssh: host keys are checked before anything else happens", "[ssh]") {
   REQUIRE_SSHD();
-  Sshd sshd(Sshd::Config{{"ed25519", "ecdsa"}, false});
+  Sshd sshd(Sshd::Config{{"ed25519", "ecdsa"}, false, {}});
   SshOptions o = sshd.options();
   const std::string kh = sshd.dir() + "/kh";
 
@@ -224,7 +224,7 @@ TEST_CASE("ssh: host keys are checked before anything else happens", "[ssh]") {
 
 TEST_CASE("ssh: a server with only an RSA host key is refused with the fix", "[ssh]") {
   REQUIRE_SSHD();
-  Sshd sshd(Sshd::Config{{"rsa"}, false});
+  Sshd sshd(Sshd::Config{{"rsa"}, false, {}});
   SshOptions o = sshd.options();
   o.known_hosts = sshd.write_known_hosts(sshd.dir() + "/kh", {sshd.host_public_key("rsa")});
   std::string e = connect_error(o);
@@ -239,7 +239,7 @@ TEST_CASE("ssh: a server with only an RSA host key is refused with the fix", "[s
 
 TEST_CASE("ssh: authentication methods and their failures", "[ssh]") {
   REQUIRE_SSHD();
-  Sshd sshd(Sshd::Config{{"ed25519"}, true});
+  Sshd sshd(Sshd::Config{{"ed25519"}, true, {}});
   SshOptions o = sshd.options();
 
   SECTION("passphrase-protected ed25519 and ECDSA keys") {

@@ -322,3 +322,41 @@ TEST_CASE("ssh: the host's large-file hasher agrees with the small-file one at r
   CHECK_THROWS_WITH(ssh->sha256(sshd.dir(), hosts::kBulkHashFrom),
                     Catch::Contains("not a regular file"));
 }
+
+TEST_CASE("ssh: a host whose python3 cannot start hashes large files with its other tools",
+          "[ssh]") {
+  if (!Sshd::available()) {
+    WARN("skipped: /usr/sbin/sshd is not installed");
+    return;
+  }
+  // A libexpat that is not a library, first on the library path of every command the server
+  // runs: /usr/bin/python3 needs it and fails to start (exit 127); sh and openssl do not.
+  const std::string libs = util::make_temp_dir("cutover-broken-libs-");
+  util::write_file_atomic(libs + "/libexpat.so.1", "not a library\n", 0644);
+  Sshd::Config config;
+  config.extra_config = {"SetEnv LD_LIBRARY_PATH=" + libs};
+  Sshd sshd(config);
+  auto remote = hosts::connect_ssh(sshd.options());
+  auto* ssh = dynamic_cast<hosts::SshHost*>(remote.get());
+  REQUIRE(ssh);
+
+  std::string data(3 * (1u << 20) + 7, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131 + 7) & 0xff);
+  const std::string path = sshd.dir() + "/large.bin";
+  util::write_file_atomic(path, data, 0644);
+  const std::string want = util::sha256_hex(data);
+
+  // The bulk command really fails there, so what follows goes through the fallback.
+  hosts::ExecRequest bulk;
+  bulk.shell = std::string(hosts::kBulkHashCommand) + " < " + path;
+  hosts::ExecResult r = ssh->exec(bulk);
+  CHECK(r.exit_code == 127);
+  CHECK(r.out.empty());
+
+  CHECK(ssh->sha256(path, hosts::kBulkHashFrom) == want);
+  CHECK(ssh->sha256_prefix(path, hosts::kBulkHashFrom) == want);
+  CHECK(ssh->sha256_prefix(path, 1u << 20) == util::sha256_hex(data.substr(0, 1u << 20)));
+  CHECK_THROWS_WITH(ssh->sha256(sshd.dir(), hosts::kBulkHashFrom),
+                    Catch::Contains("not a regular file"));
+  util::remove_all(libs);
+}

@@ -109,6 +109,7 @@ Sshd::Sshd(Config config) : config_(std::move(config)) {
       << "KbdInteractiveAuthentication no\n"
       << "Subsystem sftp internal-sftp\n"
       << "MaxStartups 100\nMaxSessions 100\nLogLevel VERBOSE\n";
+  for (const auto& line : config_.extra_config) cfg << line << "\n";
   cfg.close();
   start();
 }

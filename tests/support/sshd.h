@@ -15,6 +15,7 @@ class Sshd {
   struct Config {
     std::vector<std::string> host_key_types{"ed25519"};  // ssh-keygen -t values
     bool password_auth = false;
+    std::vector<std::string> extra_config;  // more sshd_config lines, e.g. "SetEnv A=B"
   };
 
   /// True when /usr/sbin/sshd and ssh-keygen exist (tests skip otherwise).
