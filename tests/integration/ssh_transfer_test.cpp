@@ -13,6 +13,7 @@
 #include "steps/fingerprint.h"
 #include "steps/registry.h"
 #include "tests/support/sshd.h"
+#include "tests/support/step_harness.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -31,6 +32,21 @@ struct HookProgress : steps::Progress {
     if (hook) hook(done);
   }
 };
+
+// `size` bytes of a pattern that differs with `seed`.
+std::string patterned(size_t size, size_t seed) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + seed) & 0xff);
+  return data;
+}
+
+// Runs the host's large-file hash command itself on `path`: a test of the command, which the
+// fallback to openssl in SshHost::sha256 would otherwise hide.
+hosts::ExecResult run_bulk_hash(hosts::SshHost& ssh, const std::string& path) {
+  hosts::ExecRequest bulk;
+  bulk.shell = std::string(hosts::kBulkHashCommand) + " < " + path;
+  return ssh.exec(bulk);
+}
 
 // A step Context over the local machine and one SSH host called "remote".
 struct Harness {
@@ -303,17 +319,13 @@ TEST_CASE("ssh: the host's large-file hasher agrees with the small-file one at r
   // The size given picks the command: python3's 1 MiB reads from kBulkHashFrom on.
   constexpr size_t M = 1u << 20;
   for (size_t size : {size_t{0}, size_t{1}, M - 1, M, M + 1, 3 * M + 7}) {
-    std::string data(size, '\0');
-    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + size) & 0xff);
+    const std::string data = patterned(size, size);
     const std::string path = sshd.dir() + "/hash-" + std::to_string(size) + ".bin";
     util::write_file_atomic(path, data, 0644);
     const std::string want = util::sha256_hex(data);
     CAPTURE(size);
     CHECK(ssh->sha256(path) == want);
-    // The command itself, not the fallback to openssl that would hide a python3 failure.
-    hosts::ExecRequest bulk;
-    bulk.shell = std::string(hosts::kBulkHashCommand) + " < " + path;
-    hosts::ExecResult r = ssh->exec(bulk);
+    hosts::ExecResult r = run_bulk_hash(*ssh, path);
     CHECK(r.ok());
     CHECK(r.out == want + "\n");
     CHECK(ssh->sha256(path, hosts::kBulkHashFrom) == want);
@@ -331,25 +343,22 @@ TEST_CASE("ssh: a host whose python3 cannot start hashes large files with its ot
   }
   // A libexpat that is not a library, first on the library path of every command the server
   // runs: /usr/bin/python3 needs it and fails to start (exit 127); sh and openssl do not.
-  const std::string libs = util::make_temp_dir("cutover-broken-libs-");
-  util::write_file_atomic(libs + "/libexpat.so.1", "not a library\n", 0644);
+  cutover::testing::TempDir libs("cutover-broken-libs-");
+  util::write_file_atomic(libs / "libexpat.so.1", "not a library\n", 0644);
   Sshd::Config config;
-  config.extra_config = {"SetEnv LD_LIBRARY_PATH=" + libs};
+  config.extra_config = {"SetEnv LD_LIBRARY_PATH=" + libs.path()};
   Sshd sshd(config);
   auto remote = hosts::connect_ssh(sshd.options());
   auto* ssh = dynamic_cast<hosts::SshHost*>(remote.get());
   REQUIRE(ssh);
 
-  std::string data(3 * (1u << 20) + 7, '\0');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131 + 7) & 0xff);
+  const std::string data = patterned(3 * (1u << 20) + 7, 7);
   const std::string path = sshd.dir() + "/large.bin";
   util::write_file_atomic(path, data, 0644);
   const std::string want = util::sha256_hex(data);
 
   // The bulk command really fails there, so what follows goes through the fallback.
-  hosts::ExecRequest bulk;
-  bulk.shell = std::string(hosts::kBulkHashCommand) + " < " + path;
-  hosts::ExecResult r = ssh->exec(bulk);
+  hosts::ExecResult r = run_bulk_hash(*ssh, path);
   CHECK(r.exit_code == 127);
   CHECK(r.out.empty());
 
@@ -358,5 +367,4 @@ TEST_CASE("ssh: a host whose python3 cannot start hashes large files with its ot
   CHECK(ssh->sha256_prefix(path, 1u << 20) == util::sha256_hex(data.substr(0, 1u << 20)));
   CHECK_THROWS_WITH(ssh->sha256(sshd.dir(), hosts::kBulkHashFrom),
                     Catch::Contains("not a regular file"));
-  util::remove_all(libs);
 }
